@@ -1,0 +1,1 @@
+//! The subscription tree: which sessions match a topic.

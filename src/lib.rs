@@ -1,0 +1,28 @@
+//! wren: a home gateway for sensor radios.
+//!
+//! One process that is an MQTT broker (3.1, 3.1.1 and 5.0 over TCP), and, as the
+//! project grows, MQTT over WebSocket for browser dashboards and an MQTT-SN gateway
+//! for sensor nodes on UDP and serial radios.
+//!
+//! # Layout
+//!
+//! ```text
+//! protocol/   sans-IO: bytes in, values out (no actix, tokio, tracing or clocks)
+//!   topic       topic names and filters: validation and matching
+//!   mqtt/       MQTT 3.1 / 3.1.1 / 5.0 packets, decode, encode, v5 properties
+//! broker/     the Broker actor: one owner of sessions, subscriptions and retained messages
+//!   router      the pure routing core the actor delegates to
+//! session/    the MqttSession actor: one per connection, transport-agnostic
+//! transport/  listeners: sockets in, sessions out; no protocol logic
+//! settings    typed configuration: embedded defaults < user file < WREN__* environment
+//! app         starts everything and shuts it down cleanly
+//! ```
+//!
+//! Data flows one way per direction: a connection's bytes are decoded on the
+//! session's worker thread, the decoded publication goes to the broker actor,
+//! which matches subscriptions and hands each subscriber's session an
+//! `Arc` of the same publication; the payload is never copied per subscriber.
+
+pub mod broker;
+pub mod protocol;
+pub mod settings;

@@ -1,0 +1,3 @@
+//! The `wren` command line.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Typed settings: embedded defaults < user file < `WREN__SECTION__KEY` environment.
