@@ -1,1 +1,0 @@
-//! Typed settings: embedded defaults < user file < `WREN__SECTION__KEY` environment.

@@ -1,0 +1,302 @@
+//! Typed settings: embedded defaults < user file < `WREN__SECTION__KEY` environment.
+//!
+//! # Layout
+//!
+//! ```text
+//! mod.rs     the settings types, their validation ranges, `load` and `from_toml`
+//! layers.rs  the three layers as `config` sources, and which layer a key came from
+//! de.rs      serde helpers for values TOML has no type for (socket addresses, seconds)
+//! error.rs   SettingsError: every message names the key, the problem and the source
+//! ```
+//!
+//! # Where defaults live
+//!
+//! `config/wren.toml` is embedded in the binary and is always the lowest layer, so it
+//! supplies every key a user file or the environment leaves out. The structs below
+//! deliberately carry no `#[serde(default)]`: a key missing from the embedded file is
+//! then a "missing field" error in the test that parses the file alone, instead of a
+//! silent second default. The hand-written `Default` impls exist so that code and
+//! tests elsewhere get settings without a fallible call; a test keeps them equal to
+//! the embedded file.
+//!
+//! # Adding a section
+//!
+//! One struct (derives as on [`Limits`], a `Default` impl and a `check` method), one
+//! field on [`Settings`], one line in `Settings::check`, and the section's keys,
+//! documented, in `config/wren.toml`. Unknown keys are rejected at every level, so a
+//! section is not accepted before it exists.
+
+mod de;
+mod error;
+mod layers;
+#[cfg(test)]
+mod tests;
+
+use std::fmt::Display;
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use error::{Origin, SettingsError};
+
+/// The embedded default configuration, documented key by key.
+///
+/// The lowest layer of every load; also what a `print-default-config`-style command
+/// would show users as a starting point for their own file.
+pub const EMBEDDED_DEFAULTS: &str = include_str!("../../config/wren.toml");
+
+/// The whole configuration of a wren process, validated.
+///
+/// Built once at start-up and handed to the parts that need it; nothing re-reads
+/// configuration later.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The MQTT listeners and the MQTT features offered to clients.
+    pub mqtt: MqttSettings,
+    /// Resource bounds that keep a small device alive under load or abuse.
+    pub limits: Limits,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// The MQTT listeners and the protocol features offered to clients.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttSettings {
+    /// Listen addresses for MQTT over TCP. Accepts a single string or a list of
+    /// strings in TOML, a comma-separated list in the environment. Never empty.
+    #[serde(deserialize_with = "de::listen_addrs")]
+    pub tcp: Vec<SocketAddr>,
+    /// Topic aliases (MQTT 5) a client may use towards us, and the most we assign
+    /// towards it; 0 turns aliases off. Bounds the per-session alias tables.
+    pub max_topic_alias: u16,
+    /// Whether retained messages are stored and delivered; MQTT 5 clients are told
+    /// in CONNACK, so they need not find out by failing.
+    pub retain_available: bool,
+    /// Longest time, in seconds, a session outlives its connection: a client asking
+    /// for more gets this (MQTT 3.1.1 persistent sessions count as asking for
+    /// "never"); `u32::MAX` means never expire. Bounds the memory abandoned sessions
+    /// and their queues can hold.
+    pub max_session_expiry: u32,
+}
+
+impl Default for MqttSettings {
+    fn default() -> Self {
+        Self {
+            tcp: vec![SocketAddr::from(([0, 0, 0, 0], 1883))],
+            max_topic_alias: 10,
+            retain_available: true,
+            max_session_expiry: 7 * 24 * 60 * 60,
+        }
+    }
+}
+
+/// Resource bounds: every queue and table a client can grow has a limit here.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest MQTT packet accepted, in bytes, counting the whole packet; also the
+    /// MQTT 5 Maximum Packet Size we advertise. Stops one client exhausting memory.
+    pub max_packet_size: u32,
+    /// Most client connections open at once; 0 means unlimited. Protects file
+    /// descriptors and memory on a small device.
+    pub max_connections: usize,
+    /// Outgoing QoS 1/2 messages awaiting acknowledgement per client, and the MQTT 5
+    /// Receive Maximum we advertise. At least 1.
+    pub max_inflight: u16,
+    /// Messages queued per client beyond the in-flight window, including while the
+    /// client is offline; the bound behind the slow-consumer policy.
+    pub max_queued: usize,
+    /// Time a new connection has to send CONNECT before it is closed, so idle sockets
+    /// cannot pile up. Whole seconds in TOML; at least 1 second.
+    #[serde(deserialize_with = "de::seconds")]
+    pub connect_timeout: Duration,
+    /// Longest keep-alive, in seconds, a client may use; an MQTT 5 client asking for
+    /// more, or for 0, is told this value as Server Keep Alive. At least 1.
+    pub max_keepalive: u16,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_packet_size: 1024 * 1024,
+            max_connections: 10_000,
+            max_inflight: 32,
+            max_queued: 1000,
+            connect_timeout: Duration::from_secs(10),
+            max_keepalive: u16::MAX,
+        }
+    }
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// Log filter in `tracing_subscriber::EnvFilter` syntax, checked here so a typo
+    /// is a start-up error rather than silence. `RUST_LOG` overrides it (in `main`).
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+        }
+    }
+}
+
+impl Settings {
+    /// Embedded defaults < optional user file < environment (`WREN__SECTION__KEY`).
+    ///
+    /// The one call `main` makes at start-up. A missing file is an error: a path was
+    /// given on purpose, so running on defaults instead would hide the mistake.
+    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
+        let user = file.map(layers::TomlLayer::read).transpose()?;
+        Self::resolve(user, Some(layers::environment(None)))
+    }
+
+    /// Embedded defaults < the given TOML text, no environment.
+    ///
+    /// For tests and for checking a file's contents without the process environment
+    /// mixing in.
+    pub fn from_toml(text: &str) -> Result<Settings, SettingsError> {
+        let user = layers::TomlLayer::parse(Origin::Text, text)?;
+        Self::resolve(Some(user), None)
+    }
+
+    /// Merges the layers, deserializes, then checks ranges; every error is traced
+    /// back to the layer that supplied the offending value.
+    fn resolve(
+        user: Option<layers::TomlLayer>,
+        env: Option<config::Environment>,
+    ) -> Result<Settings, SettingsError> {
+        let merged = layers::Merged::build(user, env)?;
+        let settings: Settings = merged.deserialize()?;
+        settings
+            .check()
+            .map_err(|violation| violation.into_error(&merged))?;
+        Ok(settings)
+    }
+
+    /// Range checks that types alone cannot express; the first failure wins.
+    fn check(&self) -> Result<(), Violation> {
+        self.mqtt.check()?;
+        self.limits.check()?;
+        self.log.check()
+    }
+}
+
+impl MqttSettings {
+    fn check(&self) -> Result<(), Violation> {
+        const KEY: &str = "mqtt.tcp";
+        if self.tcp.is_empty() {
+            return Err(Violation::new(
+                KEY,
+                "[]",
+                "at least one listen address is required",
+            ));
+        }
+        for (i, addr) in self.tcp.iter().enumerate() {
+            if self.tcp[..i].contains(addr) {
+                return Err(Violation::new(KEY, addr, "listed more than once"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The Maximum Packet Size range we accept: below 128 bytes not even an ordinary
+/// CONNECT fits; the top is the largest packet MQTT can express (1-byte fixed header,
+/// 4-byte Remaining Length of at most 268,435,455; MQTT 5 §2.1.4).
+const PACKET_SIZE_RANGE: RangeInclusive<u32> = 128..=268_435_460;
+
+impl Limits {
+    fn check(&self) -> Result<(), Violation> {
+        between(
+            "limits.max_packet_size",
+            self.max_packet_size,
+            PACKET_SIZE_RANGE,
+        )?;
+        // MQTT 5 §3.2.2.3.3: a Receive Maximum of 0 is a protocol error.
+        at_least("limits.max_inflight", self.max_inflight, 1)?;
+        at_least("limits.connect_timeout", self.connect_timeout.as_secs(), 1)?;
+        at_least("limits.max_keepalive", self.max_keepalive, 1)
+    }
+}
+
+impl LogSettings {
+    fn check(&self) -> Result<(), Violation> {
+        const KEY: &str = "log.level";
+        let value = format!("{:?}", self.level);
+        if self.level.trim().is_empty() {
+            return Err(Violation::new(
+                KEY,
+                value,
+                "must not be empty (use \"off\" to turn logging off)",
+            ));
+        }
+        tracing_subscriber::EnvFilter::builder()
+            .parse(&self.level)
+            .map(drop)
+            .map_err(|e| Violation::new(KEY, value, format!("not a log filter: {e}")))
+    }
+}
+
+/// A deserialized value outside its allowed range, before we know which layer it
+/// came from.
+#[derive(Debug)]
+struct Violation {
+    key: &'static str,
+    value: String,
+    reason: String,
+}
+
+impl Violation {
+    fn new(key: &'static str, value: impl Display, reason: impl Into<String>) -> Self {
+        Self {
+            key,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    fn into_error(self, merged: &layers::Merged) -> SettingsError {
+        SettingsError::Invalid {
+            origin: merged.origin_of(self.key),
+            key: self.key,
+            value: self.value,
+            reason: self.reason,
+        }
+    }
+}
+
+/// Fails unless `value >= min`.
+fn at_least<T: PartialOrd + Display>(key: &'static str, value: T, min: T) -> Result<(), Violation> {
+    if value >= min {
+        return Ok(());
+    }
+    Err(Violation::new(
+        key,
+        value,
+        format!("must be at least {min}"),
+    ))
+}
+
+/// Fails unless `value` lies in `range`.
+fn between<T: PartialOrd + Display>(
+    key: &'static str,
+    value: T,
+    range: RangeInclusive<T>,
+) -> Result<(), Violation> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    let (min, max) = range.into_inner();
+    let reason = format!("must be between {min} and {max}");
+    Err(Violation::new(key, value, reason))
+}
