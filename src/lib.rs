@@ -23,6 +23,9 @@
 //! which matches subscriptions and hands each subscriber's session an
 //! `Arc` of the same publication; the payload is never copied per subscriber.
 
+pub mod app;
 pub mod broker;
 pub mod protocol;
+pub mod session;
 pub mod settings;
+pub mod transport;

@@ -1,3 +1,82 @@
-//! The `wren` command line.
+//! The `wren` command line: run the gateway, or check a config file.
 
-fn main() {}
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use wren::app::Server;
+use wren::settings::Settings;
+
+/// wren: MQTT broker and MQTT-SN gateway for sensor radios.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// TOML config file, layered over the embedded defaults (and under WREN__SECTION__KEY variables).
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the gateway (the default).
+    Run,
+    /// Validates a config file and exits: 0 when valid, 1 with the offending key otherwise.
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::CheckConfig { file }) => check_config(&file),
+        Some(Command::Run) | None => run(cli.config),
+    }
+}
+
+fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
+    match Settings::load(Some(file)) {
+        Ok(_) => {
+            eprintln!("{}: ok", file.display());
+            Ok(())
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run(config: Option<PathBuf>) -> anyhow::Result<()> {
+    let settings = Settings::load(config.as_deref())?;
+    let filter =
+        EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&settings.log.level))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let server = Server::start(settings)?;
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "wren is running");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("signal runtime")?;
+    runtime.block_on(shutdown_signal())?;
+    server.shutdown()?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, as systemd sends on stop.
+async fn shutdown_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! Starting and stopping the whole gateway.
+//!
+//! [`Server::start`] runs wren on a thread of its own (an actix system with the
+//! broker and the listeners, plus one worker thread per core for the
+//! connections) and returns once every listener is bound, so `main` and the
+//! integration tests start it the same way, on real ports or on port 0.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use actix::prelude::*;
+use anyhow::{Context as _, anyhow};
+use tokio::sync::oneshot;
+use tracing::info;
+
+use crate::broker::Broker;
+use crate::broker::messages::Shutdown;
+use crate::broker::router::RouterConfig;
+use crate::session::SessionContext;
+use crate::session::connect::SessionConfig;
+use crate::settings::Settings;
+use crate::transport::limit::ConnectionLimit;
+use crate::transport::tcp;
+use crate::transport::workers::Workers;
+
+/// How long connections get to receive their DISCONNECT before the process exits.
+const DRAIN: Duration = Duration::from_millis(300);
+
+/// The addresses wren actually listens on (port 0 resolved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundAddrs {
+    pub mqtt_tcp: Vec<SocketAddr>,
+}
+
+/// A running gateway.
+pub struct Server {
+    addrs: BoundAddrs,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Server {
+    /// Starts wren with `settings`; returns when it is ready for clients.
+    pub fn start(settings: Settings) -> anyhow::Result<Self> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name("wren-broker".into())
+            .spawn(move || run_system(settings, ready_tx, stop_rx))
+            .context("cannot start the broker thread")?;
+        match ready_rx.recv() {
+            Ok(Ok(addrs)) => Ok(Self {
+                addrs,
+                stop: Some(stop_tx),
+                thread: Some(thread),
+            }),
+            Ok(Err(error)) => {
+                let _ = thread.join();
+                Err(error)
+            }
+            Err(_) => match thread.join() {
+                Ok(Err(error)) => Err(error),
+                _ => Err(anyhow!("the broker thread ended before it was ready")),
+            },
+        }
+    }
+
+    /// Where the listeners are.
+    pub fn addrs(&self) -> &BoundAddrs {
+        &self.addrs
+    }
+
+    /// Closes every connection (v5 clients get DISCONNECT 0x8B) and stops.
+    pub fn shutdown(mut self) -> anyhow::Result<()> {
+        self.stop_and_join()
+    }
+
+    fn stop_and_join(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .map_err(|_| anyhow!("the broker thread panicked"))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.stop_and_join();
+    }
+}
+
+fn run_system(
+    settings: Settings,
+    ready: std::sync::mpsc::Sender<anyhow::Result<BoundAddrs>>,
+    stop: oneshot::Receiver<()>,
+) -> anyhow::Result<()> {
+    let system = System::new();
+    system.block_on(async move {
+        let workers = Workers::start(std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let started = start_listeners(&settings, &workers).await;
+        let (broker, tasks) = match started {
+            Ok((addrs, broker, tasks)) => {
+                let _ = ready.send(Ok(addrs));
+                (broker, tasks)
+            }
+            Err(error) => {
+                let _ = ready.send(Err(error));
+                workers.stop();
+                return Ok(());
+            }
+        };
+        let _ = stop.await;
+        info!("shutting down");
+        for task in &tasks {
+            task.abort();
+        }
+        let _ = broker.send(Shutdown).await;
+        tokio::time::sleep(DRAIN).await;
+        workers.stop();
+        Ok(())
+    })
+}
+
+type Started = (BoundAddrs, Addr<Broker>, Vec<tokio::task::JoinHandle<()>>);
+
+async fn start_listeners(settings: &Settings, workers: &Workers) -> anyhow::Result<Started> {
+    let broker = Broker::new(RouterConfig {
+        max_queued: settings.limits.max_queued,
+        retain_available: settings.mqtt.retain_available,
+    })
+    .start();
+    let cx = SessionContext {
+        broker: broker.clone(),
+        config: Arc::new(session_config(settings)),
+        listener: "tcp",
+    };
+    let limit = ConnectionLimit::new(settings.limits.max_connections);
+    let listeners = tcp::bind(&settings.mqtt.tcp).await?;
+    let mut addrs = BoundAddrs {
+        mqtt_tcp: Vec::new(),
+    };
+    let mut tasks = Vec::new();
+    for listener in listeners {
+        addrs.mqtt_tcp.push(listener.local_addr()?);
+        tasks.push(actix::spawn(tcp::serve(
+            listener,
+            cx.clone(),
+            workers.picker(),
+            limit.clone(),
+        )));
+    }
+    Ok((addrs, broker, tasks))
+}
+
+fn session_config(settings: &Settings) -> SessionConfig {
+    SessionConfig {
+        max_packet_size: settings.limits.max_packet_size,
+        max_inflight: settings.limits.max_inflight,
+        max_topic_alias: settings.mqtt.max_topic_alias,
+        retain_available: settings.mqtt.retain_available,
+        max_session_expiry: settings.mqtt.max_session_expiry,
+        connect_timeout: settings.limits.connect_timeout,
+        max_keepalive: settings.limits.max_keepalive,
+    }
+}

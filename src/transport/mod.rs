@@ -1,0 +1,5 @@
+//! Listeners: sockets in, sessions out. No protocol logic lives here.
+
+pub mod limit;
+pub mod tcp;
+pub mod workers;
