@@ -6,7 +6,9 @@
 mod decode;
 mod encode;
 mod error;
+mod fixed_header;
 mod packet;
+mod primitives;
 mod properties;
 
 pub use decode::decode;
