@@ -18,6 +18,8 @@
 //! ```
 
 mod ack;
+#[cfg(test)]
+mod arbitrary;
 mod connect;
 mod decode;
 mod disconnect;
@@ -27,6 +29,8 @@ mod fixed_header;
 mod packet;
 mod primitives;
 mod properties;
+#[cfg(test)]
+mod proptests;
 mod publish;
 mod subscribe;
 #[cfg(test)]

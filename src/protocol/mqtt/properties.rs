@@ -106,7 +106,7 @@ impl Scope {
     }
 
     /// True when a property with identifier `id` may appear here.
-    fn allows(self, id: u8) -> bool {
+    pub(super) fn allows(self, id: u8) -> bool {
         scopes_of(id).is_some_and(|scopes| scopes & self.bit() != 0)
     }
 }
@@ -414,5 +414,56 @@ impl Properties {
             buf.put_u8(id);
             value.put(buf)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::packet::{Disconnect, Packet, ProtocolVersion, ReasonCode};
+    use super::super::testing::{both_ways, s};
+    use super::*;
+
+    #[test]
+    fn user_properties_keep_order_and_repeats() {
+        let properties = Properties {
+            user_properties: vec![(s("a"), s("1")), (s("b"), s("2")), (s("a"), s("3"))],
+            ..Properties::default()
+        };
+        both_ways(
+            "E0 17 00 15 26 00 01 61 00 01 31 26 00 01 62 00 01 32 26 00 01 61 00 01 33",
+            ProtocolVersion::V5,
+            Packet::Disconnect(Disconnect {
+                reason: ReasonCode::SUCCESS,
+                properties,
+            }),
+        );
+    }
+
+    #[test]
+    fn every_defined_identifier_has_a_scope() {
+        let defined = [
+            0x01, 0x02, 0x03, 0x08, 0x09, 0x0B, 0x11, 0x12, 0x13, 0x15, 0x16, 0x17, 0x18, 0x19,
+            0x1A, 0x1C, 0x1F, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2A,
+        ];
+        for id in 0..=u8::MAX {
+            assert_eq!(scopes_of(id).is_some(), defined.contains(&id), "{id:#04x}");
+        }
+        // Spot checks against the table of 5.0 §2.2.2.2.
+        assert!(Scope::Will.allows(0x18) && !Scope::Connect.allows(0x18));
+        assert!(Scope::Unsubscribe.allows(0x26) && !Scope::Unsubscribe.allows(0x1F));
+        assert!(Scope::Auth.allows(0x15) && !Scope::Disconnect.allows(0x15));
+    }
+
+    #[test]
+    fn encoder_refuses_two_subscription_identifiers_in_subscribe() {
+        let properties = Properties {
+            subscription_identifiers: vec![1, 2],
+            ..Properties::default()
+        };
+        assert_eq!(
+            properties.encoded_len(Scope::Subscribe),
+            Err(EncodeError::PropertyNotAllowed(0x0B))
+        );
+        assert_eq!(properties.encoded_len(Scope::Publish), Ok(5));
     }
 }
