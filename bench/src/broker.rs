@@ -8,12 +8,13 @@
 use std::fmt;
 use std::fs::{self, File};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde::Serialize;
 
@@ -95,6 +96,8 @@ impl Broker {
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
+            // Its own process group, so a wrapper and the broker under it are stopped together.
+            .process_group(0)
             .spawn()
             .with_context(|| format!("cannot start {} ({})", launch.kind, program.display()))?;
         let profiled = !launch.wrapper.is_empty();
@@ -179,19 +182,21 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
+        // The whole process group: the broker, and a wrapper such as strace if any.
+        let group = i32::try_from(self.child.id()).ok().map(Pid::from_raw);
         if let Ok(None) = self.child.try_wait() {
             // SIGTERM first, so a profiler wrapping the broker writes its output.
-            if let Ok(pid) = i32::try_from(self.child.id()) {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+            if let Some(group) = group {
+                let _ = killpg(group, Signal::SIGTERM);
             }
             let deadline = Instant::now() + self.grace;
-            while Instant::now() < deadline {
-                if !matches!(self.child.try_wait(), Ok(None)) {
-                    return;
-                }
+            while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
                 std::thread::sleep(Duration::from_millis(10));
             }
-            let _ = self.child.kill();
+        }
+        if let Some(group) = group {
+            // Whatever is left of the group (nothing, normally).
+            let _ = killpg(group, Signal::SIGKILL);
         }
         let _ = self.child.wait();
     }
