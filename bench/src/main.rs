@@ -261,8 +261,26 @@ async fn measure_once(
     dir: &std::path::Path,
     tag: &str,
 ) -> anyhow::Result<scenario::Figures> {
+    let before = procfs::TcpHealth::read()?;
+    if before.under_pressure() {
+        eprintln!(
+            "warning: TCP memory is under pressure ({} pages in use, threshold {}): some other \
+             process holds large socket buffers; loopback packets will be dropped and figures spoiled",
+            before.mem_pages, before.pressure_pages
+        );
+    }
     let mut broker = Broker::start(launch, limits, dir, tag)?;
-    scenario::measure(scenario, &mut broker, load).await
+    let mut figures = scenario::measure(scenario, &mut broker, load).await?;
+    let after = procfs::TcpHealth::read()?;
+    let timeouts = after.timeouts.saturating_sub(before.timeouts);
+    let drops = after.memory_drops.saturating_sub(before.memory_drops);
+    figures.insert(stats::Metric::TcpTimeouts, timeouts as f64);
+    if timeouts > 0 || drops > 0 {
+        eprintln!(
+            "warning: {tag}: {timeouts} TCP retransmission timeouts and {drops} memory drops on this machine during the measurement"
+        );
+    }
+    Ok(figures)
 }
 
 fn selected(names: &[String]) -> anyhow::Result<Vec<&'static Scenario>> {

@@ -29,6 +29,64 @@ pub fn own_cpu_seconds() -> anyhow::Result<f64> {
     Ok(seconds(usage.user_time()) + seconds(usage.system_time()))
 }
 
+/// System-wide TCP state that can spoil a loopback measurement: memory used by
+/// all TCP sockets against the kernel's pressure threshold, and counters of
+/// packets the kernel dropped or had to retransmit after a timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpHealth {
+    /// Pages used by TCP sockets (`/proc/net/sockstat`).
+    pub mem_pages: u64,
+    /// Above this many pages the kernel is under memory pressure (`tcp_mem`, middle value).
+    pub pressure_pages: u64,
+    /// `TcpExt: TCPTimeouts`: retransmission timeouts so far.
+    pub timeouts: u64,
+    /// `TcpExt: TCPRcvQDrop` + `TCPAbortOnMemory`: packets dropped or connections
+    /// aborted for lack of memory so far.
+    pub memory_drops: u64,
+}
+
+impl TcpHealth {
+    /// Reads the current state (whole machine, not only this process).
+    pub fn read() -> anyhow::Result<Self> {
+        let sockstat = fs::read_to_string("/proc/net/sockstat")?;
+        let tcp_mem = fs::read_to_string("/proc/sys/net/ipv4/tcp_mem")?;
+        let netstat = fs::read_to_string("/proc/net/netstat")?;
+        let counter = |name: &str| tcp_ext_counter(&netstat, name).unwrap_or(0);
+        Ok(Self {
+            mem_pages: parse_sockstat_tcp_mem(&sockstat).unwrap_or(0),
+            pressure_pages: tcp_mem
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(u64::MAX),
+            timeouts: counter("TCPTimeouts"),
+            memory_drops: counter("TCPRcvQDrop") + counter("TCPAbortOnMemory"),
+        })
+    }
+
+    /// Whether TCP memory is at or above the kernel's pressure threshold.
+    pub fn under_pressure(&self) -> bool {
+        self.mem_pages >= self.pressure_pages
+    }
+}
+
+/// `mem` of the `TCP:` line of `/proc/net/sockstat`, in pages.
+fn parse_sockstat_tcp_mem(sockstat: &str) -> Option<u64> {
+    let line = sockstat.lines().find(|l| l.starts_with("TCP:"))?;
+    let mut words = line.split_whitespace();
+    words.find(|w| *w == "mem")?;
+    words.next()?.parse().ok()
+}
+
+/// One `TcpExt:` counter of `/proc/net/netstat` (a line of names, then a line of values).
+fn tcp_ext_counter(netstat: &str, name: &str) -> Option<u64> {
+    let mut lines = netstat.lines().filter(|l| l.starts_with("TcpExt:"));
+    let names = lines.next()?;
+    let values = lines.next()?;
+    let index = names.split_whitespace().position(|n| n == name)?;
+    values.split_whitespace().nth(index)?.parse().ok()
+}
+
 fn read(pid: u32, file: &str) -> anyhow::Result<String> {
     fs::read_to_string(format!("/proc/{pid}/{file}"))
         .map_err(|e| io::Error::new(e.kind(), format!("/proc/{pid}/{file}: {e}")).into())
@@ -81,6 +139,19 @@ mod tests {
         let status = "Name:\twren\nVmPeak:\t  9000 kB\nVmRSS:\t    5120 kB\nThreads:\t3\n";
         assert_eq!(parse_vm_rss(status), Some(5120 * 1024));
         assert_eq!(parse_vm_rss("Name:\tkthread\n"), None);
+    }
+
+    #[test]
+    fn tcp_counters_and_memory_are_read_by_name() {
+        let netstat = "TcpExt: SyncookiesSent TCPTimeouts TCPRcvQDrop\nTcpExt: 0 283 7\n\
+                       IpExt: InNoRoutes\nIpExt: 0\n";
+        assert_eq!(tcp_ext_counter(netstat, "TCPTimeouts"), Some(283));
+        assert_eq!(tcp_ext_counter(netstat, "TCPRcvQDrop"), Some(7));
+        assert_eq!(tcp_ext_counter(netstat, "Nope"), None);
+        let sockstat =
+            "sockets: used 2501\nTCP: inuse 2353 orphan 713 tw 49 alloc 2488 mem 576232\n";
+        assert_eq!(parse_sockstat_tcp_mem(sockstat), Some(576_232));
+        assert!(TcpHealth::read().is_ok());
     }
 
     #[test]

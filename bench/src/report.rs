@@ -207,12 +207,13 @@ pub fn print_tables(
         };
         writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             scenario.name,
             pair(Metric::BrokerCpuS),
             pair(Metric::GenCpuS),
             pair(Metric::BrokerCpuUsPerMsg),
             pair(Metric::WallS),
+            pair(Metric::TcpTimeouts),
         )?;
     }
     Ok(())

@@ -33,6 +33,9 @@ pub enum Metric {
     BrokerCpuUsPerMsg,
     /// Wall-clock seconds of the measurement.
     WallS,
+    /// TCP retransmission timeouts on the whole machine during the measurement:
+    /// above 0, loopback packets were lost and the figures are suspect.
+    TcpTimeouts,
 }
 
 impl Metric {
@@ -58,6 +61,7 @@ impl Metric {
             Self::GenCpuS => "loadgen CPU s",
             Self::BrokerCpuUsPerMsg => "broker CPU µs/msg",
             Self::WallS => "wall s",
+            Self::TcpTimeouts => "TCP timeouts",
         }
     }
 
