@@ -77,6 +77,7 @@ pub fn summarise(scenarios: &[&Scenario], samples: &[Sample]) -> Vec<Row> {
             Metric::WallS,
             Metric::Sent,
             Metric::Received,
+            Metric::TcpTimeouts,
         ];
         for &metric in scenario.headline.iter().chain(extra.iter()) {
             let [(wren, wren_runs), (mosquitto, mosquitto_runs)] =
