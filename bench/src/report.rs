@@ -194,9 +194,9 @@ pub fn print_tables(
     )?;
     writeln!(
         out,
-        "| scenario | broker CPU s (wren / mosq) | loadgen CPU s (wren / mosq) | broker CPU µs per msg or conn (wren / mosq) | wall s (wren / mosq) |"
+        "| scenario | broker CPU s (wren / mosq) | loadgen CPU s (wren / mosq) | broker CPU µs per msg or conn (wren / mosq) | wall s (wren / mosq) | TCP timeouts (wren / mosq) |"
     )?;
-    writeln!(out, "|---|--:|--:|--:|--:|")?;
+    writeln!(out, "|---|--:|--:|--:|--:|--:|")?;
     for scenario in scenarios {
         let pair = |metric: Metric| {
             rows.iter()
@@ -268,6 +268,11 @@ mod tests {
             ),
             "{text}"
         );
+        // Every line of each table has as many cells as its header.
+        for table in text.split("\n\n").filter(|t| t.starts_with('|')) {
+            let cells: Vec<usize> = table.lines().map(|l| l.matches('|').count()).collect();
+            assert!(cells.windows(2).all(|w| w[0] == w[1]), "{table}");
+        }
     }
 
     #[test]
