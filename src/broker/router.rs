@@ -122,6 +122,8 @@ pub struct Router<C> {
     retained: RetainedStore<Arc<Publication>>,
     next_key: u64,
     matched: HashMap<SessionKey, Matched>,
+    /// Wills of connections replaced by a takeover, until they report how they ended.
+    taken_over: HashMap<ConnId, Will>,
     slow_consumers: u64,
 }
 
@@ -136,6 +138,7 @@ impl<C: Connection> Router<C> {
             retained: RetainedStore::new(),
             next_key: 1,
             matched: HashMap::new(),
+            taken_over: HashMap::new(),
             slow_consumers: 0,
         }
     }
@@ -165,23 +168,21 @@ impl<C: Connection> Router<C> {
             request.client_id
         };
         let mut session_present = false;
-        let mut takeover_will = None;
         if let Some(&key) = self.by_client_id.get(&client_id)
             && let Some(record) = self.sessions.get_mut(&key)
         {
             if let Some(old) = record.online.take() {
                 old.connection.kick(ReasonCode::SESSION_TAKEN_OVER);
-                // The old connection ended without DISCONNECT: its will goes out now
-                // unless it was delayed, because a new connection for the client id
-                // cancels a delayed will (MQTT 5.0 §3.1.3.2.2).
-                takeover_will = record.will.take().filter(|w| w.delay == 0);
+                // The old connection may have sent DISCONNECT a moment ago, its
+                // report still on the way: its will waits for that report. A
+                // delayed will is cancelled by the new connection (MQTT 5.0 §3.1.3.2.2).
+                if let Some(will) = record.will.take().filter(|w| w.delay == 0) {
+                    self.taken_over.insert(old.conn_id, will);
+                }
             }
             record.will = None;
             record.will_due = None;
             session_present = !request.clean_start;
-        }
-        if let Some(will) = takeover_will {
-            self.publish(will.publication, now);
         }
         if !session_present && let Some(key) = self.by_client_id.get(&client_id).copied() {
             self.end_session(key);
@@ -224,6 +225,12 @@ impl<C: Connection> Router<C> {
         expiry: Option<u32>,
         now: Instant,
     ) {
+        if let Some(will) = self.taken_over.remove(&conn_id) {
+            if how == Departure::Abnormal {
+                self.publish(will.publication, now);
+            }
+            return;
+        }
         let Some(record) = self.sessions.get_mut(&key) else {
             return;
         };
@@ -740,6 +747,37 @@ mod tests {
         let (b, _, conn) = connect(&mut r, "b", true, 0, will());
         r.disconnect(b.key, conn, Departure::Abnormal, None, Instant::now());
         assert_eq!(drain(&w), vec![("will".into(), QoS::AtLeastOnce, false)]);
+    }
+
+    #[test]
+    fn takeover_will_waits_for_how_the_old_connection_ended() {
+        let mut r = router();
+        let (w, _, _) = connect(&mut r, "watcher", true, 0, None);
+        r.subscribe(
+            w.key,
+            &[("will".into(), sub(QoS::AtLeastOnce))],
+            Instant::now(),
+        );
+        let will = || {
+            Some(Will {
+                publication: publication("will", QoS::AtLeastOnce, false, b"gone"),
+                delay: 0,
+            })
+        };
+        // The old connection sent DISCONNECT, but the new CONNECT reached the broker first.
+        let (a, _, old) = connect(&mut r, "a", false, 100, will());
+        connect(&mut r, "a", false, 100, will());
+        assert!(
+            drain(&w).is_empty(),
+            "no will before the old connection reports"
+        );
+        r.disconnect(a.key, old, Departure::Clean, None, Instant::now());
+        assert!(drain(&w).is_empty(), "a clean DISCONNECT discards the will");
+        // A genuine takeover of a connection that just dropped publishes it.
+        let (b, _, old) = connect(&mut r, "b", false, 100, will());
+        connect(&mut r, "b", false, 100, None);
+        r.disconnect(b.key, old, Departure::Abnormal, None, Instant::now());
+        assert_eq!(drain(&w).len(), 1);
     }
 
     #[test]
