@@ -1,5 +1,6 @@
 //! Sans-IO protocol code: pure functions over `bytes`. Nothing here may depend on
-//! actix, tokio, tracing or a clock; a test enforces it.
+//! the actor framework, the async runtime, the logging facade or a clock;
+//! `tests/00_sans_io.rs` enforces it (it rejects even their names, comments included).
 
 pub mod mqtt;
 pub mod topic;
