@@ -270,3 +270,65 @@ async fn unsubscribe_stops_delivery() {
         .await;
     sub.expect_silence(QUIET).await;
 }
+
+/// A burst larger than the session's write high-water mark must still be
+/// delivered completely, with no later traffic to wake the session again.
+#[tokio::test(flavor = "multi_thread")]
+async fn burst_of_large_qos0_messages_is_delivered_completely() {
+    let broker = Broker::start();
+    let (mut sub, _) = Raw::connect(broker.addr, &Connect::v311("burst-sub")).await;
+    sub.send(&wire::subscribe(1, &[("burst/t", 0)])).await;
+    sub.expect_bytes(&hex("90 03 00 01 00")).await;
+
+    let (mut publisher, _) = Raw::connect(broker.addr, &Connect::v311("burst-pub")).await;
+    let mut burst = Vec::new();
+    for i in 0..100u8 {
+        let mut payload = vec![i; 10 * 1024];
+        payload[0] = i;
+        burst.extend(Publish::new("burst/t", &payload).bytes());
+    }
+    publisher.send(&burst).await;
+
+    for i in 0..100u8 {
+        match sub.try_recv(common::WAIT).await {
+            Ok(frame) => {
+                let p = frame.publish(false);
+                assert_eq!((p.payload[0], p.payload.len()), (i, 10 * 1024));
+            }
+            Err(why) => panic!("message {i} of 100 never arrived: {why:?}"),
+        }
+    }
+}
+
+/// One packet may span reads, and one read may hold many packets.
+#[tokio::test(flavor = "multi_thread")]
+async fn packets_split_across_writes_or_sharing_one_write_are_decoded() {
+    let broker = Broker::start();
+    let (mut sub, _) = Raw::connect(broker.addr, &Connect::v311("split-sub")).await;
+    sub.send(&wire::subscribe(1, &[("split/#", 1)])).await;
+    sub.expect_bytes(&hex("90 03 00 01 01")).await;
+
+    let mut raw = Raw::open(broker.addr).await;
+    let mut bytes = Connect::v311("split-pub").bytes();
+    bytes.extend(Publish::new("split/a", b"one").qos(1, 1).bytes());
+    for byte in bytes {
+        raw.send(&[byte]).await;
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    raw.expect_bytes(&hex("20 02 00 00 40 02 00 01")).await;
+
+    let mut together = Vec::new();
+    for id in 2..=4u16 {
+        together.extend(Publish::new("split/b", &[id as u8]).qos(1, id).bytes());
+    }
+    together.extend(wire::PINGREQ);
+    raw.send(&together).await;
+    raw.expect_bytes(&hex("40 02 00 02 40 02 00 03 40 02 00 04 d0 00"))
+        .await;
+
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(sub.recv_publish_and_ack().await.payload);
+    }
+    assert_eq!(got, [b"one".to_vec(), vec![2], vec![3], vec![4]]);
+}

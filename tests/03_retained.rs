@@ -187,3 +187,20 @@ async fn retained_messages_are_not_sent_for_shared_subscriptions() {
     // MQTT 5.0 §4.8.2: retained messages are not sent to a shared subscription.
     sub.expect_silence(QUIET).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retain_not_available_is_advertised_and_enforced() {
+    let broker = Broker::with(|s| s.mqtt.retain_available = false);
+    let (mut raw, connack) = Raw::connect(broker.addr, &Connect::v5("no-retain")).await;
+    assert_eq!(connack.props.num(0x25), Some(0), "Retain Available = 0");
+    raw.send(&Publish::new("nr/t", b"x").retain().v5(Props::new()).bytes())
+        .await;
+    raw.expect_disconnect(0x9A).await;
+
+    let mut will = common::Will::new("nr/will", b"x", 0);
+    will.retain = true;
+    let (mut refused, connack) =
+        Raw::connect_any(broker.addr, &Connect::v5("no-retain-will").will(will)).await;
+    assert_eq!(connack.code, 0x9A);
+    refused.expect_closed_silently().await;
+}

@@ -146,3 +146,14 @@ async fn v5_reconnecting_within_the_will_delay_cancels_the_will() {
         .await;
     again.send(&DISCONNECT).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn v5_will_is_published_when_the_connection_is_taken_over() {
+    let broker = Broker::start();
+    let mut watch = watcher(&broker, "will/taken").await;
+    let connect = Connect::v5("taken").will(Will::new("will/taken", b"replaced", 0));
+    let (mut first, _) = Raw::connect(broker.addr, &connect).await;
+    let (_second, _) = Raw::connect(broker.addr, &Connect::v5("taken")).await;
+    first.expect_disconnect(0x8E).await;
+    assert_eq!(&watch.recv().await.payload[..], b"replaced");
+}

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::wire::{self, DISCONNECT};
-use common::{Broker, Connect, Props, QUIET, Raw, V4, hex, prop};
+use common::{Broker, Connect, Props, Publish, QUIET, Raw, V4, hex, prop};
 use rumqttc::QoS;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -190,4 +190,75 @@ async fn offline_queue_is_bounded_by_max_queued() {
         got.push(publish.payload);
     }
     assert_eq!(got.len(), 3, "at most max_queued messages kept: {got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn v5_session_expiry_above_the_maximum_is_lowered_in_connack() {
+    let broker = Broker::with(|s| s.mqtt.max_session_expiry = 100);
+    let asks = |id: &str, seconds: u32| {
+        Connect::v5(id).props(Props::new().four(prop::SESSION_EXPIRY, seconds))
+    };
+    let (_a, connack) = Raw::connect(broker.addr, &asks("greedy-exp", 1000)).await;
+    assert_eq!(connack.props.num(prop::SESSION_EXPIRY), Some(100));
+    let (_b, connack) = Raw::connect(broker.addr, &asks("modest-exp", 50)).await;
+    assert_eq!(connack.props.get(prop::SESSION_EXPIRY), None);
+}
+
+/// DISCONNECT with a v5 session expiry interval property.
+fn disconnect_with_expiry(seconds: u32) -> Vec<u8> {
+    let mut body = vec![0x00];
+    Props::new()
+        .four(prop::SESSION_EXPIRY, seconds)
+        .encode(&mut body);
+    wire::frame(0xE0, &body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn v5_disconnect_can_end_the_session_by_setting_expiry_0() {
+    let broker = Broker::start();
+    let connect = Connect::v5("shorten")
+        .clean(false)
+        .props(Props::new().four(prop::SESSION_EXPIRY, 60));
+    let (mut raw, _) = Raw::connect(broker.addr, &connect).await;
+    raw.send(&disconnect_with_expiry(0)).await;
+    raw.expect_closed_silently().await;
+    let (_raw, connack) = Raw::connect(broker.addr, &connect).await;
+    assert!(!connack.session_present);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn v5_disconnect_setting_expiry_after_0_at_connect_is_a_protocol_error() {
+    let broker = Broker::start();
+    let (mut raw, _) = Raw::connect(broker.addr, &Connect::v5("revive")).await;
+    raw.send(&disconnect_with_expiry(30)).await;
+    raw.expect_disconnect(0x82).await;
+    let (_raw, connack) = Raw::connect(broker.addr, &Connect::v5("revive").clean(false)).await;
+    assert!(!connack.session_present, "the session still ended");
+}
+
+/// Exactly once across a reconnect: the packet id of an unreleased QoS 2
+/// message is remembered by the session, so the client's retry is not
+/// forwarded a second time (MQTT 3.1.1 §4.3.3).
+#[tokio::test(flavor = "multi_thread")]
+async fn qos2_retry_after_reconnect_is_not_forwarded_twice() {
+    let broker = Broker::start();
+    let mut sub = V4::connect(broker.addr, "eo-watch").await;
+    sub.subscribe("eo2/t", QoS::ExactlyOnce).await;
+
+    let connect = Connect::v311("eo-retry").clean(false);
+    let message = Publish::new("eo2/t", b"only once").qos(2, 42);
+    let (mut raw, _) = Raw::connect(broker.addr, &connect).await;
+    raw.send(&message.bytes()).await;
+    raw.expect_bytes(&wire::pubrec(42)).await;
+    drop(raw); // PUBREC lost, as far as the client knows
+
+    let (mut raw, connack) = Raw::connect(broker.addr, &connect).await;
+    assert!(connack.session_present);
+    raw.send(&message.clone().dup().bytes()).await;
+    raw.expect_bytes(&wire::pubrec(42)).await;
+    raw.send(&wire::pubrel(42)).await;
+    raw.expect_bytes(&wire::pubcomp(42)).await;
+
+    assert_eq!(&sub.recv().await.payload[..], b"only once");
+    sub.expect_nothing(QUIET).await;
 }

@@ -11,12 +11,16 @@ use common::{Broker, Connect, Raw, assert_between};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn silent_client_is_closed_after_one_and_a_half_keepalives() {
-    let broker = Broker::start();
+    let broker = Broker::with(|s| s.limits.max_keepalive = 1);
     let (mut v311, _) = Raw::connect(broker.addr, &Connect::v311("mute").keep_alive(1)).await;
     let (mut v5, _) = Raw::connect(broker.addr, &Connect::v5("mute-5").keep_alive(1)).await;
+    // Asks for 60 s, is told 1 s (Server Keep Alive), and held to it.
+    let (mut told, connack) =
+        Raw::connect(broker.addr, &Connect::v5("mute-told").keep_alive(60)).await;
+    assert_eq!(connack.props.num(common::prop::SERVER_KEEP_ALIVE), Some(1));
     let connected = Instant::now();
 
-    let (v311_closed, v5_closed) = tokio::join!(
+    let (v311_closed, v5_closed, told_closed) = tokio::join!(
         async {
             v311.expect_closed_silently().await;
             connected.elapsed()
@@ -24,9 +28,17 @@ async fn silent_client_is_closed_after_one_and_a_half_keepalives() {
         async {
             v5.expect_disconnect(0x8D).await;
             connected.elapsed()
+        },
+        async {
+            told.expect_disconnect(0x8D).await;
+            connected.elapsed()
         }
     );
-    for (what, elapsed) in [("3.1.1", v311_closed), ("5.0", v5_closed)] {
+    for (what, elapsed) in [
+        ("3.1.1", v311_closed),
+        ("5.0", v5_closed),
+        ("5.0 server keep alive", told_closed),
+    ] {
         assert_between(
             &format!("{what} keepalive 1 s close"),
             elapsed,

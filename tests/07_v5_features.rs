@@ -207,6 +207,35 @@ async fn broker_assigns_topic_aliases_when_the_client_allows_them() {
     }
 }
 
+/// A message discarded because it exceeds the client's maximum packet size
+/// must not use up a topic alias: the client never learnt it.
+#[tokio::test(flavor = "multi_thread")]
+async fn broker_alias_is_not_spent_on_a_message_too_large_for_the_client() {
+    let broker = Broker::start();
+    let connect = Connect::v5("alias-small").props(
+        Props::new()
+            .two(prop::TOPIC_ALIAS_MAXIMUM, 5)
+            .four(prop::MAXIMUM_PACKET_SIZE, 64),
+    );
+    let mut sub = raw_subscriber(&broker, connect, &[("alias-big/t", 0)]).await;
+    let (mut publisher, _) = Raw::connect(broker.addr, &Connect::v5("alias-big-pub")).await;
+    publisher
+        .send(&v5_publish("alias-big/t", &[b'x'; 200]).bytes())
+        .await;
+    publisher
+        .send(&v5_publish("alias-big/t", b"small").bytes())
+        .await;
+    let p = sub.recv_publish().await;
+    assert_eq!(p.payload, b"small");
+    assert_eq!(
+        p.topic,
+        "alias-big/t",
+        "the first message the client sees on a topic must carry the topic name \
+         (alias {:?} was never set up at the client)",
+        p.props.num(prop::TOPIC_ALIAS)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn exceeding_the_server_receive_maximum_is_disconnect_0x93() {
     let broker = Broker::with(|s| s.limits.max_inflight = 2);
@@ -301,6 +330,15 @@ async fn message_expiry_drops_stale_messages_and_counts_down() {
     for _ in 0..2 {
         assert_eq!(publisher.recv().await.kind(), kind::PUBACK);
     }
+    // Retained messages expire too.
+    let retained = |topic: &str, seconds: u32| {
+        Publish::new(topic, b"kept")
+            .retain()
+            .v5(Props::new().four(prop::MESSAGE_EXPIRY, seconds))
+            .bytes()
+    };
+    publisher.send(&retained("expr/short", 1)).await;
+    publisher.send(&retained("expr/long", 60)).await;
 
     // An online subscriber gets both at once, with the interval nearly intact.
     for (payload, seconds) in [(&b"short"[..], 1), (&b"long"[..], 60)] {
@@ -324,6 +362,16 @@ async fn message_expiry_drops_stale_messages_and_counts_down() {
         "remaining interval counted down by the 2 s spent queued: {left}"
     );
     sub.expect_silence(QUIET).await;
+
+    let mut late = raw_subscriber(&broker, Connect::v5("exp-late"), &[("expr/+", 0)]).await;
+    let r = late.recv_publish().await;
+    assert_eq!(r.topic, "expr/long", "the 1 s retained message expired");
+    let left = r.props.num(prop::MESSAGE_EXPIRY).unwrap();
+    assert!(
+        (55..=58).contains(&left),
+        "retained interval counted down: {left}"
+    );
+    late.expect_silence(QUIET).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -357,6 +405,23 @@ async fn subscription_identifiers_are_forwarded() {
     assert_eq!(one.props.all(prop::SUBSCRIPTION_ID), [&PropValue::Var(300)]);
     assert_eq!(one.payload, b"one");
     sub.expect_silence(QUIET).await;
+
+    // Retained messages sent at subscribe time carry the identifier too.
+    publisher
+        .send(&v5_publish("sidr/t", b"r").retain().bytes())
+        .await;
+    publisher.send(&wire::PINGREQ).await;
+    assert_eq!(publisher.recv().await.kind(), kind::PINGRESP);
+    sub.send(&wire::subscribe_v5(
+        3,
+        Props::new().var(prop::SUBSCRIPTION_ID, 42),
+        &[("sidr/t", 0)],
+    ))
+    .await;
+    assert_eq!(sub.recv().await.sub_reasons(true), [0]);
+    let r = sub.recv_publish().await;
+    assert!(r.retain);
+    assert_eq!(r.props.all(prop::SUBSCRIPTION_ID), [&PropValue::Var(42)]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -418,6 +483,37 @@ async fn shared_subscription_gives_each_message_to_exactly_one_member() {
         (0..10).collect::<Vec<u8>>(),
         "each message exactly once"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_group_member_leaving_leaves_all_messages_to_the_others() {
+    let broker = Broker::start();
+    let mut a = V5::connect(broker.addr, "stay").await;
+    let mut b = V5::connect(broker.addr, "leave").await;
+    a.subscribe("$share/g2/leave/t", QoS::AtLeastOnce).await;
+    b.subscribe("$share/g2/leave/t", QoS::AtLeastOnce).await;
+    b.disconnect().await;
+    let mut publisher = V5::connect(broker.addr, "leave-pub").await;
+    for i in 0..4u8 {
+        publisher
+            .publish("leave/t", QoS::AtLeastOnce, false, &[i])
+            .await;
+    }
+    let got: Vec<u8> = a.recv_n(4).await.iter().map(|p| p.payload[0]).collect();
+    assert_eq!(got, [0, 1, 2, 3]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_local_on_a_shared_subscription_is_a_protocol_error() {
+    let broker = Broker::start();
+    let (mut raw, _) = Raw::connect(broker.addr, &Connect::v5("nl-shared")).await;
+    raw.send(&wire::subscribe_v5(
+        1,
+        Props::new(),
+        &[("$share/g/t", 0x04)],
+    ))
+    .await;
+    raw.expect_disconnect(0x82).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

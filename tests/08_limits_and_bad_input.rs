@@ -171,3 +171,43 @@ async fn connections_beyond_max_connections_are_refused() {
         }
     }
 }
+
+/// STYLE.md "Backpressure": a subscriber whose queue overflows with QoS 1
+/// messages is disconnected as a slow consumer (v5: DISCONNECT 0x97).
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_consumer_is_disconnected_with_0x97() {
+    let broker = Broker::with(|s| {
+        s.limits.max_queued = 2;
+        s.limits.max_inflight = 1;
+    });
+    let (mut slow, _) = Raw::connect(broker.addr, &Connect::v5("slow")).await;
+    slow.send(&wire::subscribe_v5(1, Props::new(), &[("slow/t", 1)]))
+        .await;
+    assert_eq!(slow.recv().await.sub_reasons(true), [1]);
+    let mut fast = V4::connect(broker.addr, "fast").await;
+    fast.subscribe("slow/t", QoS::AtLeastOnce).await;
+
+    let mut publisher = V4::connect(broker.addr, "slow-pub").await;
+    for i in 0..5u8 {
+        publisher
+            .publish("slow/t", QoS::AtLeastOnce, false, &[i])
+            .await;
+    }
+    // One in flight, two queued, the fourth does not fit.
+    slow.expect_disconnect(0x97).await;
+    let got: Vec<u8> = fast.recv_n(5).await.iter().map(|p| p.payload[0]).collect();
+    assert_eq!(got, [0, 1, 2, 3, 4], "other subscribers are unaffected");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn packet_id_0_closes_the_connection() {
+    let broker = Broker::start();
+    let (mut raw, _) = Raw::connect(broker.addr, &Connect::v311("pid0")).await;
+    raw.send_lossy(&Publish::new("t", b"x").qos(1, 0).bytes())
+        .await;
+    raw.expect_closed_silently().await;
+    let (mut v5, _) = Raw::connect(broker.addr, &Connect::v5("pid0-5")).await;
+    v5.send(&wire::subscribe_v5(0, Props::new(), &[("t", 0)]))
+        .await;
+    v5.expect_disconnect(0x81).await;
+}
