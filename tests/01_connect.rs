@@ -184,3 +184,20 @@ async fn connect_timeout_does_not_affect_connected_clients() {
     let pong = raw.recv().await;
     assert_eq!(pong.kind(), kind::PINGRESP);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_name_and_password_are_accepted() {
+    let broker = Broker::start();
+    let mut options = V4::options(broker.addr, "with-login");
+    options.set_credentials("user", "secret");
+    let _client = V4::start(options).await;
+
+    // 3.1.1 forbids a password without a user name [MQTT-3.1.2-22].
+    let mut bytes = Connect::v311("pw-only").bytes();
+    bytes[9] |= 0x40;
+    bytes[1] += 2;
+    bytes.extend([0x00, 0x00]);
+    let mut raw = Raw::open(broker.addr).await;
+    raw.send(&bytes).await;
+    raw.expect_closed().await;
+}

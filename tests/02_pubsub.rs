@@ -290,7 +290,7 @@ async fn burst_of_large_qos0_messages_is_delivered_completely() {
     publisher.send(&burst).await;
 
     for i in 0..100u8 {
-        match sub.try_recv(common::WAIT).await {
+        match sub.try_recv(std::time::Duration::from_secs(2)).await {
             Ok(frame) => {
                 let p = frame.publish(false);
                 assert_eq!((p.payload[0], p.payload.len()), (i, 10 * 1024));
@@ -331,4 +331,27 @@ async fn packets_split_across_writes_or_sharing_one_write_are_decoded() {
         got.push(sub.recv_publish_and_ack().await.payload);
     }
     assert_eq!(got, [b"one".to_vec(), vec![2], vec![3], vec![4]]);
+}
+
+/// A QoS 2 message holds its window slot until PUBCOMP, not just PUBREC.
+#[tokio::test(flavor = "multi_thread")]
+async fn qos2_message_holds_its_window_slot_until_pubcomp() {
+    let broker = Broker::with(|s| s.limits.max_inflight = 1);
+    let (mut sub, _) = Raw::connect(broker.addr, &Connect::v311("slot-sub")).await;
+    sub.send(&wire::subscribe(1, &[("slot/t", 2)])).await;
+    sub.expect_bytes(&hex("90 03 00 01 02")).await;
+    let mut publisher = V4::connect(broker.addr, "slot-pub").await;
+    for payload in [b"a", b"b"] {
+        publisher
+            .publish("slot/t", rumqttc::QoS::ExactlyOnce, false, payload)
+            .await;
+    }
+    let first = sub.recv_publish().await;
+    assert_eq!(first.payload, b"a");
+    let id = first.packet_id.unwrap();
+    sub.send(&wire::pubrec(id)).await;
+    sub.expect_bytes(&wire::pubrel(id)).await;
+    sub.expect_silence(QUIET).await;
+    sub.send(&wire::pubcomp(id)).await;
+    assert_eq!(sub.recv_publish().await.payload, b"b");
 }

@@ -211,3 +211,35 @@ async fn packet_id_0_closes_the_connection() {
         .await;
     v5.expect_disconnect(0x81).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn v5_packets_a_client_must_not_send_are_protocol_errors() {
+    let broker = Broker::start();
+    let cases: [(&str, Vec<u8>); 4] = [
+        ("AUTH without an authentication method", hex("f0 00")),
+        ("CONNACK from a client", hex("20 03 00 00 00")),
+        ("SUBACK from a client", hex("90 04 00 01 00 00")),
+        (
+            "empty topic without a topic alias",
+            Publish::new("", b"x").v5(Props::new()).bytes(),
+        ),
+    ];
+    for (i, (what, bytes)) in cases.iter().enumerate() {
+        let (mut raw, _) = Raw::connect(broker.addr, &Connect::v5(&format!("proto-{i}"))).await;
+        raw.send(bytes).await;
+        let before = raw.expect_closed().await;
+        assert_eq!(
+            before.last().map(|f| f.disconnect_reason()),
+            Some(0x82),
+            "{what}: {before:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn v311_empty_topic_closes_the_connection() {
+    let broker = Broker::start();
+    let (mut raw, _) = Raw::connect(broker.addr, &Connect::v311("empty-topic")).await;
+    raw.send_lossy(&Publish::new("", b"x").bytes()).await;
+    raw.expect_closed_silently().await;
+}
