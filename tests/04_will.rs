@@ -157,3 +157,29 @@ async fn v5_will_is_published_when_the_connection_is_taken_over() {
     first.expect_disconnect(0x8E).await;
     assert_eq!(&watch.recv().await.payload[..], b"replaced");
 }
+
+/// The will of a connection that ended with DISCONNECT must not be published
+/// even when the client reconnects the moment it sees the close.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_will_after_disconnect_even_when_reconnecting_at_once() {
+    let broker = Broker::start();
+    let mut watch = watcher(&broker, "will/quick").await;
+    for i in 0..30 {
+        let id = format!("quick-will-{i}");
+        let connect = Connect::v311(&id).will(Will::new("will/quick", id.as_bytes(), 0));
+        let (mut old, _) = Raw::connect(broker.addr, &connect).await;
+        let mut new = Raw::open(broker.addr).await;
+        old.send(&DISCONNECT).await;
+        old.expect_closed().await;
+        new.send(&Connect::v311(&id).bytes()).await;
+        new.recv().await;
+    }
+    let mut spurious = Vec::new();
+    while let Some(will) = watch.try_recv(Duration::from_millis(300)).await {
+        spurious.push(String::from_utf8_lossy(&will.payload).into_owned());
+    }
+    assert!(
+        spurious.is_empty(),
+        "wills published after a normal DISCONNECT: {spurious:?}"
+    );
+}

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::wire::{self, DISCONNECT};
-use common::{Broker, Connect, Props, Publish, QUIET, Raw, V4, hex, prop};
+use common::{Broker, Connect, Props, Publish, QUIET, Raw, V4, hex, prop, settle};
 use rumqttc::QoS;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -137,6 +137,7 @@ async fn clean_session_discards_the_previous_session() {
     raw.expect_silence(QUIET).await;
     raw.send(&DISCONNECT).await;
     raw.expect_closed().await;
+    settle().await;
 
     // The clean session ended with its connection: nothing to resume.
     let (mut raw, connack) = Raw::connect(broker.addr, &Connect::v311("fresh").clean(false)).await;
@@ -169,6 +170,7 @@ async fn v5_session_expires_after_its_interval() {
 async fn v5_session_expiry_0_ends_the_session_with_the_connection() {
     let broker = Broker::start();
     park_session(&broker, Connect::v5("gone").clean(false), "zero/t").await;
+    settle().await;
     let (_raw, connack) = Raw::connect(broker.addr, &Connect::v5("gone").clean(false)).await;
     assert!(!connack.session_present);
 }
@@ -222,6 +224,7 @@ async fn v5_disconnect_can_end_the_session_by_setting_expiry_0() {
     let (mut raw, _) = Raw::connect(broker.addr, &connect).await;
     raw.send(&disconnect_with_expiry(0)).await;
     raw.expect_closed_silently().await;
+    settle().await;
     let (_raw, connack) = Raw::connect(broker.addr, &connect).await;
     assert!(!connack.session_present);
 }
@@ -232,6 +235,7 @@ async fn v5_disconnect_setting_expiry_after_0_at_connect_is_a_protocol_error() {
     let (mut raw, _) = Raw::connect(broker.addr, &Connect::v5("revive")).await;
     raw.send(&disconnect_with_expiry(30)).await;
     raw.expect_disconnect(0x82).await;
+    settle().await;
     let (_raw, connack) = Raw::connect(broker.addr, &Connect::v5("revive").clean(false)).await;
     assert!(!connack.session_present, "the session still ended");
 }
@@ -261,4 +265,64 @@ async fn qos2_retry_after_reconnect_is_not_forwarded_twice() {
 
     assert_eq!(&sub.recv().await.payload[..], b"only once");
     sub.expect_nothing(QUIET).await;
+}
+
+/// MQTT 3.1.1 [MQTT-3.1.2-6]: the state of a clean session must not be reused
+/// by any later session, even when its connection is taken over rather than
+/// closed (5.0: a session with expiry 0 ends with its network connection).
+#[tokio::test(flavor = "multi_thread")]
+async fn taking_over_a_clean_session_does_not_resume_it() {
+    let broker = Broker::start();
+    for connect in [Connect::v311("clean-owner"), Connect::v5("clean-owner-5")] {
+        let v5 = connect.is_v5();
+        let (mut old, _) = Raw::connect(broker.addr, &connect).await;
+        let subscribe = if v5 {
+            wire::subscribe_v5(1, Props::new(), &[("clean-owner/t", 1)])
+        } else {
+            wire::subscribe(1, &[("clean-owner/t", 1)])
+        };
+        old.send(&subscribe).await;
+        assert_eq!(old.recv().await.sub_reasons(v5), [1]);
+
+        let (mut new, connack) = Raw::connect(broker.addr, &connect.clone().clean(false)).await;
+        old.expect_closed().await;
+        assert!(
+            !connack.session_present,
+            "{}: a clean session was resumed by a takeover",
+            connect.client_id
+        );
+        publish_qos1(
+            &broker,
+            &format!("{}-pub", connect.client_id),
+            "clean-owner/t",
+            &[b"x"],
+        )
+        .await;
+        new.expect_silence(QUIET).await;
+    }
+}
+
+/// A client that reconnects the moment it sees the server close must not find
+/// its ended session: the broker must know a connection is gone before the
+/// client can.
+#[tokio::test(flavor = "multi_thread")]
+async fn reconnecting_right_after_a_close_never_resumes_an_ended_session() {
+    let broker = Broker::start();
+    let mut resumed = Vec::new();
+    for i in 0..30 {
+        let id = format!("quick-{i}");
+        let (mut old, _) = Raw::connect(broker.addr, &Connect::v311(&id)).await;
+        // Opened in advance, so only the CONNECT is left to send after the close.
+        let mut new = Raw::open(broker.addr).await;
+        old.send(&DISCONNECT).await;
+        old.expect_closed().await;
+        new.send(&Connect::v311(&id).clean(false).bytes()).await;
+        if new.recv().await.connack(false).session_present {
+            resumed.push(i);
+        }
+    }
+    assert!(
+        resumed.is_empty(),
+        "clean sessions resumed right after their DISCONNECT in attempts {resumed:?}"
+    );
 }
