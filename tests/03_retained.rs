@@ -97,7 +97,9 @@ fn options(qos: u8, rap: bool, handling: u8) -> u8 {
 async fn v5_retain_handling_0_1_and_2() {
     let broker = Broker::start();
     let mut publisher = V4::connect(broker.addr, "rh-pub").await;
-    publisher.publish("rh/t", QoS::AtMostOnce, true, b"r").await;
+    publisher
+        .publish("rh/t", QoS::AtLeastOnce, true, b"r")
+        .await;
 
     let (mut sub, _) = Raw::connect(broker.addr, &Connect::v5("rh-sub")).await;
     let subscribe = |id: u16, filter: &'static str, handling: u8| {
@@ -174,7 +176,7 @@ async fn retained_messages_are_not_sent_for_shared_subscriptions() {
     let broker = Broker::start();
     let mut publisher = V4::connect(broker.addr, "sh-ret-pub").await;
     publisher
-        .publish("shr/t", QoS::AtMostOnce, true, b"r")
+        .publish("shr/t", QoS::AtLeastOnce, true, b"r")
         .await;
     let (mut sub, _) = Raw::connect(broker.addr, &Connect::v5("sh-ret-sub")).await;
     sub.send(&wire::subscribe_v5(
@@ -203,4 +205,31 @@ async fn retain_not_available_is_advertised_and_enforced() {
         Raw::connect_any(broker.addr, &Connect::v5("no-retain-will").will(will)).await;
     assert_eq!(connack.code, 0x9A);
     refused.expect_closed_silently().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_matching_retained_message_is_sent_once_per_subscribe() {
+    let broker = Broker::start();
+    let mut publisher = V4::connect(broker.addr, "many-pub").await;
+    for topic in ["many/a", "many/b", "many/c/d", "other/a"] {
+        publisher
+            .publish(topic, QoS::AtLeastOnce, true, topic.as_bytes())
+            .await;
+    }
+    let mut sub = V4::connect(broker.addr, "many-sub").await;
+    sub.subscribe("many/#", QoS::AtMostOnce).await;
+    let mut topics = Vec::new();
+    while let Some(p) = sub.try_recv(QUIET).await {
+        assert!(p.retain);
+        topics.push(p.topic);
+    }
+    topics.sort();
+    assert_eq!(topics, ["many/a", "many/b", "many/c/d"]);
+    sub.subscribe("many/+", QoS::AtMostOnce).await;
+    let mut topics = Vec::new();
+    while let Some(p) = sub.try_recv(QUIET).await {
+        topics.push(p.topic);
+    }
+    topics.sort();
+    assert_eq!(topics, ["many/a", "many/b"]);
 }

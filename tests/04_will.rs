@@ -164,7 +164,7 @@ async fn v5_will_is_published_when_the_connection_is_taken_over() {
 async fn no_will_after_disconnect_even_when_reconnecting_at_once() {
     let broker = Broker::start();
     let mut watch = watcher(&broker, "will/quick").await;
-    for i in 0..30 {
+    for i in 0..200 {
         let id = format!("quick-will-{i}");
         let connect = Connect::v311(&id).will(Will::new("will/quick", id.as_bytes(), 0));
         let (mut old, _) = Raw::connect(broker.addr, &connect).await;
@@ -182,4 +182,24 @@ async fn no_will_after_disconnect_even_when_reconnecting_at_once() {
         spurious.is_empty(),
         "wills published after a normal DISCONNECT: {spurious:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn v5_will_properties_are_forwarded() {
+    use common::clients::v5::QoS as QoS5;
+    let broker = Broker::start();
+    let mut watch = common::V5::connect(broker.addr, "will-props-watch").await;
+    watch.subscribe("will/props", QoS5::AtLeastOnce).await;
+    let mut will = Will::new("will/props", b"{\"state\":\"offline\"}", 1);
+    will.props =
+        Props::new()
+            .string(0x03, "application/json")
+            .pair(prop::USER_PROPERTY, "site", "attic");
+    let (raw, _) = Raw::connect(broker.addr, &Connect::v5("will-props").will(will)).await;
+    drop(raw);
+    let got = watch.recv().await;
+    assert_eq!(&got.payload[..], b"{\"state\":\"offline\"}");
+    let props = got.properties.expect("will properties");
+    assert_eq!(props.content_type.as_deref(), Some("application/json"));
+    assert_eq!(props.user_properties, [("site".into(), "attic".into())]);
 }

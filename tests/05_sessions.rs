@@ -309,10 +309,11 @@ async fn taking_over_a_clean_session_does_not_resume_it() {
 async fn reconnecting_right_after_a_close_never_resumes_an_ended_session() {
     let broker = Broker::start();
     let mut resumed = Vec::new();
-    for i in 0..30 {
+    for i in 0..200 {
         let id = format!("quick-{i}");
         let (mut old, _) = Raw::connect(broker.addr, &Connect::v311(&id)).await;
         // Opened in advance, so only the CONNECT is left to send after the close.
+        // The race is narrow: 200 attempts take well under a second.
         let mut new = Raw::open(broker.addr).await;
         old.send(&DISCONNECT).await;
         old.expect_closed().await;
@@ -324,5 +325,33 @@ async fn reconnecting_right_after_a_close_never_resumes_an_ended_session() {
     assert!(
         resumed.is_empty(),
         "clean sessions resumed right after their DISCONNECT in attempts {resumed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resumed_session_sends_unacknowledged_then_queued_messages_in_order() {
+    let broker = Broker::start();
+    park_session(&broker, Connect::v311("orderly").clean(false), "ord/t").await;
+    let connect = Connect::v311("orderly").clean(false);
+    let (mut raw, _) = Raw::connect(broker.addr, &connect).await;
+    publish_qos1(&broker, "ord-pub-1", "ord/t", &[b"m0"]).await;
+    assert_eq!(raw.recv_publish().await.payload, b"m0");
+    drop(raw); // m0 unacknowledged
+    settle().await;
+    publish_qos1(&broker, "ord-pub-2", "ord/t", &[b"m1", b"m2"]).await;
+
+    let (mut raw, _) = Raw::connect(broker.addr, &connect).await;
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let p = raw.recv_publish_and_ack().await;
+        got.push((p.payload, p.dup));
+    }
+    assert_eq!(
+        got,
+        [
+            (b"m0".to_vec(), true),
+            (b"m1".to_vec(), false),
+            (b"m2".to_vec(), false)
+        ]
     );
 }

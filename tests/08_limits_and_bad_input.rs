@@ -99,9 +99,15 @@ async fn reserved_flags_close_the_connection() {
     // QoS 3 PUBLISH [MQTT-3.3.1-4].
     let mut qos3 = Publish::new("t", b"x").qos(1, 1).bytes();
     qos3[0] = 0x36;
-    // Reserved packet type 0 and CONNECT reserved flag.
+    // Reserved packet type 0.
     let type0 = hex("00 00");
-    for (i, bad) in [subscribe, pubrel, qos3, type0].iter().enumerate() {
+    // AUTH does not exist before 5.0.
+    let auth = hex("f0 00");
+    // Requested QoS 3, and reserved bits of the 3.1.1 options byte [MQTT-3-8.3-4].
+    let sub_qos3 = wire::subscribe(1, &[("t", 3)]);
+    let sub_reserved = wire::subscribe(1, &[("t", 0x04)]);
+    let cases = [subscribe, pubrel, qos3, type0, auth, sub_qos3, sub_reserved];
+    for (i, bad) in cases.iter().enumerate() {
         let (mut raw, _) = Raw::connect(broker.addr, &Connect::v311(&format!("flags-{i}"))).await;
         raw.send_lossy(bad).await;
         raw.expect_closed_silently().await;

@@ -106,6 +106,8 @@ macro_rules! client {
             }
 
             /// Waits until the broker has acknowledged our last QoS 1 or 2 publish.
+            /// For QoS 0 it only waits for the write: the broker may not have
+            /// routed the message yet, so tests that need ordering publish at QoS 1.
             pub async fn wait_published(&mut self, qos: QoS) {
                 match qos {
                     QoS::AtMostOnce => {
