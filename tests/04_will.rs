@@ -180,7 +180,9 @@ async fn no_will_after_disconnect_even_when_reconnecting_at_once() {
     }
     assert!(
         spurious.is_empty(),
-        "wills published after a normal DISCONNECT: {spurious:?}"
+        "{} of 200 wills published after a normal DISCONNECT, e.g. {:?}",
+        spurious.len(),
+        &spurious[..spurious.len().min(5)]
     );
 }
 
