@@ -237,6 +237,33 @@ async fn broker_alias_is_not_spent_on_a_message_too_large_for_the_client() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn topic_aliases_turned_off_in_settings() {
+    let broker = Broker::with(|s| s.mqtt.max_topic_alias = 0);
+    let connect = Connect::v5("alias-off").props(Props::new().two(prop::TOPIC_ALIAS_MAXIMUM, 5));
+    let mut sub = raw_subscriber(&broker, connect, &[("off/t", 0)]).await;
+    let (mut publisher, connack) = Raw::connect(broker.addr, &Connect::v5("alias-off-pub")).await;
+    assert_eq!(connack.props.num(prop::TOPIC_ALIAS_MAXIMUM).unwrap_or(0), 0);
+    for _ in 0..2 {
+        publisher.send(&v5_publish("off/t", b"x").bytes()).await;
+    }
+    for _ in 0..2 {
+        let p = sub.recv_publish().await;
+        assert_eq!(
+            (p.topic.as_str(), p.props.get(prop::TOPIC_ALIAS)),
+            ("off/t", None)
+        );
+    }
+    publisher
+        .send(
+            &Publish::new("off/t", b"x")
+                .v5(Props::new().two(prop::TOPIC_ALIAS, 1))
+                .bytes(),
+        )
+        .await;
+    publisher.expect_disconnect(0x94).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn exceeding_the_server_receive_maximum_is_disconnect_0x93() {
     let broker = Broker::with(|s| s.limits.max_inflight = 2);
     let (mut raw, connack) = Raw::connect(broker.addr, &Connect::v5("greedy")).await;
