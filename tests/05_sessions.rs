@@ -355,3 +355,27 @@ async fn resumed_session_sends_unacknowledged_then_queued_messages_in_order() {
         ]
     );
 }
+
+/// A backlog larger than the session's write high-water mark (64 KiB) is sent
+/// up to the inflight window without waiting for acknowledgements.
+#[tokio::test(flavor = "multi_thread")]
+async fn large_backlog_is_sent_up_to_the_window_without_acks() {
+    let broker = Broker::start();
+    park_session(&broker, Connect::v311("backlog").clean(false), "backlog/t").await;
+    let mut publisher = V4::connect(broker.addr, "backlog-pub").await;
+    for i in 0..20u8 {
+        publisher
+            .publish("backlog/t", QoS::AtLeastOnce, false, &[i; 10 * 1024])
+            .await;
+    }
+    let (mut raw, connack) =
+        Raw::connect(broker.addr, &Connect::v311("backlog").clean(false)).await;
+    assert!(connack.session_present);
+    // 20 messages fit the default window of 32: all must come, unacknowledged.
+    for i in 0..20u8 {
+        match raw.try_recv(Duration::from_secs(2)).await {
+            Ok(frame) => assert_eq!(frame.publish(false).payload[0], i),
+            Err(why) => panic!("message {i} of 20 never arrived: {why:?}"),
+        }
+    }
+}

@@ -13,7 +13,7 @@ use super::WAIT;
 
 /// Generates the wrapper for one protocol version: both share the same shape.
 /// Expects `Event`, `Incoming`, `Outgoing`, `Publish`, `QoS`,
-/// `SubscribeReasonCode`, `AsyncClient` and `MqttOptions` in scope.
+/// `SubscribeReasonCode`, `AsyncClient`, `MqttOptions` and `tune` in scope.
 macro_rules! client {
     ($name:ident) => {
         /// A connected `rumqttc` client with its event loop on a background task.
@@ -32,10 +32,11 @@ macro_rules! client {
         }
 
         impl $name {
-            /// Default options for a test client: clean session, 5 s keepalive.
+            /// Default options for a test client: clean session, 5 s keepalive, then `tune`.
             pub fn options(addr: SocketAddr, id: &str) -> MqttOptions {
                 let mut options = <MqttOptions>::new(id, addr.ip().to_string(), addr.port());
                 options.set_keep_alive(Duration::from_secs(5));
+                tune(&mut options);
                 options
             }
 
@@ -199,6 +200,11 @@ pub mod v4 {
 
     client!(V4);
 
+    /// rumqttc's 10 KiB default packet limit is too small for some tests.
+    fn tune(options: &mut MqttOptions) {
+        options.set_max_packet_size(1 << 20, 1 << 20);
+    }
+
     impl V4 {
         /// Subscribes and returns the SUBACK return codes.
         pub async fn subscribe(&mut self, filter: &str, qos: QoS) -> Vec<SubscribeReasonCode> {
@@ -229,6 +235,10 @@ pub mod v5 {
     pub use rumqttc::v5::{AsyncClient, Event, Incoming, MqttOptions};
 
     client!(V5);
+
+    /// Left as rumqttc has it: a v5 maximum packet size is sent in CONNECT
+    /// and changes what the broker does.
+    fn tune(_: &mut MqttOptions) {}
 
     impl V5 {
         /// Subscribes and returns the SUBACK reason codes.
