@@ -205,3 +205,26 @@ async fn v5_will_properties_are_forwarded() {
     assert_eq!(props.content_type.as_deref(), Some("application/json"));
     assert_eq!(props.user_properties, [("site".into(), "attic".into())]);
 }
+
+/// The will goes out when the session ends, if that comes before the delay.
+#[tokio::test(flavor = "multi_thread")]
+async fn v5_will_is_published_when_the_session_ends_before_the_delay() {
+    let broker = Broker::start();
+    let mut watch = watcher(&broker, "will/ends").await;
+    let mut will = Will::new("will/ends", b"session over", 1);
+    will.props = Props::new().four(prop::WILL_DELAY, 30);
+    let connect = Connect::v5("short-lived")
+        .clean(false)
+        .props(Props::new().four(prop::SESSION_EXPIRY, 1))
+        .will(will);
+    let (raw, _) = Raw::connect(broker.addr, &connect).await;
+    drop(raw);
+    let dropped = Instant::now();
+    assert_eq!(&watch.recv().await.payload[..], b"session over");
+    assert_between(
+        "will of a 1 s session with a 30 s will delay",
+        dropped.elapsed(),
+        Duration::from_millis(900),
+        Duration::from_millis(3000),
+    );
+}

@@ -512,6 +512,30 @@ async fn shared_subscription_gives_each_message_to_exactly_one_member() {
     );
 }
 
+/// MQTT 5.0 §4.8.2: a message matching both a non-shared subscription and a
+/// shared one is delivered once for each, even when the shared copy goes to
+/// the same client.
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_and_non_shared_subscriptions_each_get_a_copy() {
+    let broker = Broker::start();
+    let (mut sub, _) = Raw::connect(broker.addr, &Connect::v5("dual")).await;
+    sub.send(&wire::subscribe_v5(
+        1,
+        Props::new(),
+        &[("dual/t", 0), ("$share/solo/dual/t", 0)],
+    ))
+    .await;
+    assert_eq!(sub.recv().await.sub_reasons(true), [0, 0]);
+    let (mut publisher, _) = Raw::connect(broker.addr, &Connect::v5("dual-pub")).await;
+    publisher.send(&v5_publish("dual/t", b"x").bytes()).await;
+    assert_eq!(sub.recv_publish().await.payload, b"x");
+    let second = sub.try_recv(QUIET).await;
+    assert!(
+        second.is_ok(),
+        "only one copy: the shared group's copy was merged into the non-shared one"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn shared_group_member_leaving_leaves_all_messages_to_the_others() {
     let broker = Broker::start();
