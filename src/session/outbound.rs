@@ -100,8 +100,10 @@ fn write_delivery(
     state: &mut SessionState,
 ) {
     let publication = &delivery.publication;
+    let mut new_alias = false;
     let (topic, properties) = if version.is_v5() {
         let (topic, alias) = live.aliases_out.apply(&publication.topic);
+        new_alias = alias.is_some() && !topic.is_empty();
         let mut properties = publication.properties.clone();
         properties.topic_alias = alias;
         properties
@@ -128,6 +130,9 @@ fn write_delivery(
     };
     if !fits {
         buf.truncate(start);
+        if new_alias {
+            live.aliases_out.revoke_last(&publication.topic);
+        }
         debug!(topic = %publication.topic, "message larger than the client accepts, discarded");
         if let Some(id) = packet_id {
             state.puback(id);
