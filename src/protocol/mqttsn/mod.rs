@@ -14,12 +14,16 @@
 //! encode   encode(): measure, reserve once, write once
 //! ```
 
+#[cfg(test)]
+mod arbitrary;
 mod decode;
 mod encode;
 mod error;
 mod flags;
 mod header;
 mod packet;
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]
