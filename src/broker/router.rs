@@ -605,6 +605,24 @@ mod tests {
         }
     }
 
+    /// A session subscribed to the topic the test wills use.
+    fn watcher(r: &mut Router<Probe>) -> Attached {
+        let (w, _, _) = connect(r, "watcher", true, 0, None);
+        r.subscribe(
+            w.key,
+            &[("will".into(), sub(QoS::AtLeastOnce))],
+            Instant::now(),
+        );
+        w
+    }
+
+    fn will(delay: u32) -> Option<Will> {
+        Some(Will {
+            publication: publication("will", QoS::AtLeastOnce, false, b"gone"),
+            delay,
+        })
+    }
+
     fn sub(qos: QoS) -> Subscription {
         Subscription {
             options: SubscriptionOptions {
@@ -764,22 +782,11 @@ mod tests {
     #[test]
     fn will_published_on_abnormal_departure_not_on_clean_one() {
         let mut r = router();
-        let (w, _, _) = connect(&mut r, "watcher", true, 0, None);
-        r.subscribe(
-            w.key,
-            &[("will".into(), sub(QoS::AtLeastOnce))],
-            Instant::now(),
-        );
-        let will = || {
-            Some(Will {
-                publication: publication("will", QoS::AtLeastOnce, false, b"gone"),
-                delay: 0,
-            })
-        };
-        let (a, _, conn) = connect(&mut r, "a", true, 0, will());
+        let w = watcher(&mut r);
+        let (a, _, conn) = connect(&mut r, "a", true, 0, will(0));
         r.disconnect(a.key, conn, Departure::Clean, None, Instant::now());
         assert!(drain(&w).is_empty());
-        let (b, _, conn) = connect(&mut r, "b", true, 0, will());
+        let (b, _, conn) = connect(&mut r, "b", true, 0, will(0));
         r.disconnect(b.key, conn, Departure::Abnormal, None, Instant::now());
         assert_eq!(drain(&w), vec![("will".into(), QoS::AtLeastOnce, false)]);
     }
@@ -787,21 +794,10 @@ mod tests {
     #[test]
     fn takeover_will_waits_for_how_the_old_connection_ended() {
         let mut r = router();
-        let (w, _, _) = connect(&mut r, "watcher", true, 0, None);
-        r.subscribe(
-            w.key,
-            &[("will".into(), sub(QoS::AtLeastOnce))],
-            Instant::now(),
-        );
-        let will = || {
-            Some(Will {
-                publication: publication("will", QoS::AtLeastOnce, false, b"gone"),
-                delay: 0,
-            })
-        };
+        let w = watcher(&mut r);
         // The old connection sent DISCONNECT, but the new CONNECT reached the broker first.
-        let (a, _, old) = connect(&mut r, "a", false, 100, will());
-        connect(&mut r, "a", false, 100, will());
+        let (a, _, old) = connect(&mut r, "a", false, 100, will(0));
+        connect(&mut r, "a", false, 100, will(0));
         assert!(
             drain(&w).is_empty(),
             "no will before the old connection reports"
@@ -809,7 +805,7 @@ mod tests {
         r.disconnect(a.key, old, Departure::Clean, None, Instant::now());
         assert!(drain(&w).is_empty(), "a clean DISCONNECT discards the will");
         // A genuine takeover of a connection that just dropped publishes it.
-        let (b, _, old) = connect(&mut r, "b", false, 100, will());
+        let (b, _, old) = connect(&mut r, "b", false, 100, will(0));
         connect(&mut r, "b", false, 100, None);
         r.disconnect(b.key, old, Departure::Abnormal, None, Instant::now());
         assert_eq!(drain(&w).len(), 1);
@@ -839,26 +835,15 @@ mod tests {
     #[test]
     fn delayed_will_fires_after_delay_unless_the_client_returns() {
         let mut r = router();
-        let (w, _, _) = connect(&mut r, "watcher", true, 0, None);
-        r.subscribe(
-            w.key,
-            &[("will".into(), sub(QoS::AtLeastOnce))],
-            Instant::now(),
-        );
-        let will = || {
-            Some(Will {
-                publication: publication("will", QoS::AtLeastOnce, false, b"gone"),
-                delay: 5,
-            })
-        };
+        let w = watcher(&mut r);
         let t0 = Instant::now();
-        let (a, _, conn) = connect(&mut r, "a", false, 100, will());
+        let (a, _, conn) = connect(&mut r, "a", false, 100, will(5));
         r.disconnect(a.key, conn, Departure::Abnormal, None, t0);
         r.tick(t0 + Duration::from_secs(4));
         assert!(drain(&w).is_empty());
         r.tick(t0 + Duration::from_secs(6));
         assert_eq!(drain(&w).len(), 1);
-        let (b, _, conn) = connect(&mut r, "b", false, 100, will());
+        let (b, _, conn) = connect(&mut r, "b", false, 100, will(5));
         r.disconnect(b.key, conn, Departure::Abnormal, None, t0);
         connect(&mut r, "b", false, 100, None);
         r.tick(t0 + Duration::from_secs(6));
