@@ -11,6 +11,7 @@
 //! Pure: no actix, no clock of its own (time is passed in).
 
 use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -68,6 +69,8 @@ pub struct SessionState {
     owner: Option<ConnId>,
     queue: VecDeque<Delivery>,
     inflight: VecDeque<Inflight>,
+    /// The packet ids in `inflight`, so allocating one is not a scan of the window.
+    ids_in_use: PacketIdSet,
     incoming_qos2: HashSet<u16>,
     next_packet_id: u16,
     max_queued: usize,
@@ -82,6 +85,7 @@ impl SessionState {
             owner: None,
             queue: VecDeque::new(),
             inflight: VecDeque::new(),
+            ids_in_use: PacketIdSet::default(),
             incoming_qos2: HashSet::new(),
             next_packet_id: 1,
             max_queued,
@@ -112,6 +116,7 @@ impl SessionState {
     pub fn clear(&mut self) {
         self.queue.clear();
         self.inflight.clear();
+        self.ids_in_use.clear();
         self.incoming_qos2.clear();
         self.wake_pending = false;
     }
@@ -232,6 +237,7 @@ impl SessionState {
         {
             Some(pos) => {
                 self.inflight.remove(pos);
+                self.ids_in_use.remove(&packet_id.get());
                 Acked::Done
             }
             None => Acked::Unknown,
@@ -262,12 +268,35 @@ impl SessionState {
             let candidate = PacketId::new(self.next_packet_id);
             self.next_packet_id = self.next_packet_id.checked_add(1).unwrap_or(1);
             if let Some(id) = candidate
-                && !self.inflight.iter().any(|i| i.packet_id == id)
+                && self.ids_in_use.insert(id.get())
             {
                 return Some(id);
             }
         }
         None
+    }
+}
+
+/// Packet ids are small integers handed out in sequence: they need no
+/// SipHash, their own value spreads them over the table.
+type PacketIdSet = HashSet<u16, BuildHasherDefault<PacketIdHasher>>;
+
+#[derive(Default)]
+struct PacketIdHasher(u64);
+
+impl Hasher for PacketIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 << 8) | u64::from(*byte);
+        }
+    }
+
+    fn write_u16(&mut self, id: u16) {
+        self.0 = u64::from(id);
     }
 }
 
@@ -375,6 +404,25 @@ mod tests {
             .map(|_| s.next_to_send(10, now).unwrap().0.unwrap().get())
             .collect();
         assert_eq!(ids, vec![u16::MAX, 1, 2]);
+    }
+
+    #[test]
+    fn acknowledged_ids_are_reused_through_many_wraps() {
+        let now = Instant::now();
+        let mut s = SessionState::new(10);
+        let mut held = None;
+        for n in 0..200_000u32 {
+            s.push(delivery(QoS::AtLeastOnce, None));
+            let id = s.next_to_send(2, now).unwrap().0.unwrap();
+            // The first message is never acknowledged: its id stays taken.
+            if n == 0 {
+                held = Some(id);
+                continue;
+            }
+            assert_ne!(Some(id), held, "an id in use is never handed out again");
+            assert_eq!(s.puback(id), Acked::Done);
+        }
+        assert_eq!(s.inflight_len(), 1);
     }
 
     #[test]
