@@ -27,9 +27,10 @@ pub const WAIT: Duration = Duration::from_secs(5);
 /// How long "nothing else arrives" is watched for.
 pub const QUIET: Duration = Duration::from_millis(300);
 
-/// Settings listening on an ephemeral local port, otherwise the embedded defaults.
+/// Settings listening on ephemeral local ports (MQTT on TCP, MQTT-SN on UDP),
+/// otherwise the embedded defaults.
 pub fn settings() -> Settings {
-    Settings::from_toml("[mqtt]\ntcp = \"127.0.0.1:0\"\n").unwrap()
+    Settings::from_toml("[mqtt]\ntcp = \"127.0.0.1:0\"\n[mqttsn]\nudp = \"127.0.0.1:0\"\n").unwrap()
 }
 
 /// A running wren and the address of its MQTT listener. Stops on drop.
