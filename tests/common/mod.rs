@@ -4,12 +4,14 @@
 //! - `wire`: MQTT packets built and parsed by hand from the specification
 //! - `raw`: a raw-bytes TCP client with bounded waits
 //! - `clients`: `rumqttc` 3.1.1 and 5.0 clients on a background task
+//! - `sn`: MQTT-SN datagrams built and parsed by hand, and a UDP node
 //!
 //! Each test binary uses a different subset of these helpers.
 #![allow(dead_code, unused_imports)]
 
 pub mod clients;
 pub mod raw;
+pub mod sn;
 pub mod wire;
 
 use std::net::SocketAddr;
