@@ -1,5 +1,6 @@
 //! MQTT-SN PUBLISH from a node to MQTT subscribers: REGISTER, QoS −1, 0, 1
 //! and 2, predefined and short topics, unknown topic ids.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
