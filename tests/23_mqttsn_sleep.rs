@@ -58,7 +58,9 @@ async fn collect_until_pingresp(node: &mut Sn) -> Vec<Vec<u8>> {
 async fn sleeping_node_gets_buffered_messages_on_wake_then_pingresp() {
     let broker = broker();
     let mut dashboard = V4::connect(broker.addr, "dashboard").await;
-    dashboard.subscribe("sensor/+/temp", QoS::AtLeastOnce).await;
+    // The dashboard hears its own commands too: once it has one, the broker
+    // has routed it to the sleeping node's buffer as well.
+    dashboard.subscribe("sensor/#", QoS::AtLeastOnce).await;
     let mut node = Sn::connect(sn::gateway(&broker), "sensor-1", 30).await;
     let cmd = subscribe(&mut node, 1, "sensor/1/cmd").await;
     let temp = node.register(2, "sensor/1/temp").await;
@@ -74,6 +76,7 @@ async fn sleeping_node_gets_buffered_messages_on_wake_then_pingresp() {
     dashboard
         .publish("sensor/1/cmd", QoS::AtMostOnce, false, b"led off")
         .await;
+    assert_eq!(dashboard.recv_n(2).await[1].payload.as_ref(), b"led off");
     node.expect_nothing(QUIET).await;
 
     node.send(&sn::pingreq(Some("sensor-1"))).await;
@@ -93,6 +96,7 @@ async fn sleeping_node_gets_buffered_messages_on_wake_then_pingresp() {
     dashboard
         .publish("sensor/1/cmd", QoS::AtLeastOnce, false, b"again")
         .await;
+    assert_eq!(dashboard.recv().await.payload.as_ref(), b"again");
     node.expect_nothing(QUIET).await;
     node.send(&sn::pingreq(Some("sensor-1"))).await;
     assert_eq!(collect_until_pingresp(&mut node).await, [b"again".to_vec()]);
@@ -108,7 +112,10 @@ async fn wildcard_subscription_and_sleep_register_then_publish_on_wake() {
     assert_eq!(subscribe(&mut node, 1, "cmd/#").await, 0);
     sleep(&mut node, 60).await;
     let mut mqtt = V4::connect(broker.addr, "pub").await;
+    mqtt.subscribe("cmd/#", QoS::AtMostOnce).await;
     mqtt.publish("cmd/x", QoS::AtLeastOnce, false, b"go").await;
+    // Routed (to the node's buffer too) once the publisher hears it back.
+    mqtt.recv().await;
     node.send(&sn::pingreq(Some("wild-sleeper"))).await;
     let (topic_id, msg_id, name) = node.recv_kind(kind::REGISTER).await.register();
     assert_eq!(name, "cmd/x");
@@ -236,12 +243,17 @@ async fn sleep_buffer_is_bounded_and_drops_qos0_first() {
     let mut node = Sn::connect(sn::gateway(&broker), "bounded", 30).await;
     subscribe(&mut node, 1, "b/t").await;
     sleep(&mut node, 60).await;
+    // Routed to the node's buffer and to this watcher in the same step: once
+    // the watcher has the last message, the buffer has had all of them.
+    let mut watcher = V4::connect(broker.addr, "watch").await;
+    watcher.subscribe("b/t", QoS::AtMostOnce).await;
     let mut mqtt = V4::connect(broker.addr, "pub").await;
     mqtt.publish("b/t", QoS::AtMostOnce, false, b"q0-a").await;
     mqtt.publish("b/t", QoS::AtMostOnce, false, b"q0-b").await;
     for payload in [&b"q1-a"[..], b"q1-b", b"q1-c", b"q1-d"] {
         mqtt.publish("b/t", QoS::AtLeastOnce, false, payload).await;
     }
+    assert_eq!(watcher.recv_n(6).await[5].payload.as_ref(), b"q1-d");
     node.send(&sn::pingreq(Some("bounded"))).await;
     let got = collect_until_pingresp(&mut node).await;
     assert_eq!(got, [b"q1-a".to_vec(), b"q1-b".to_vec(), b"q1-c".to_vec()]);

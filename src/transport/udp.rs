@@ -7,6 +7,9 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tracing::warn;
 
+/// Kernel receive buffer asked for each socket.
+const RECV_BUFFER: usize = 1 << 20;
+
 /// Binds every address; fails on the first that cannot be bound, naming it.
 ///
 /// IPv6 sockets are IPv6-only, so `0.0.0.0:1884` and `[::]:1884` can both be
@@ -33,6 +36,9 @@ fn bind_one(addr: SocketAddr, group: Option<SocketAddr>) -> io::Result<UdpSocket
     } else {
         socket.set_broadcast(true)?;
     }
+    // Bursts (a house of nodes reporting at once) wait in the kernel rather
+    // than being dropped there; best effort, the kernel caps it at rmem_max.
+    let _ = socket.set_recv_buffer_size(RECV_BUFFER);
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     if let Some(group) = group {
