@@ -247,3 +247,37 @@ async fn long_messages_use_the_three_octet_length() {
     node.send(&datagram).await;
     assert_eq!(mqtt.recv().await.payload.len(), 600);
 }
+
+#[tokio::test]
+async fn ipv4_and_ipv6_sockets_on_the_same_port_serve_side_by_side() {
+    let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let broker = Broker::with(|s| {
+        s.mqttsn.udp = vec![
+            format!("127.0.0.1:{port}").parse().unwrap(),
+            format!("[::1]:{port}").parse().unwrap(),
+        ];
+    });
+    let addrs = broker.server.as_ref().unwrap().addrs().mqttsn_udp.clone();
+    assert_eq!(addrs.len(), 2);
+    for gateway in addrs {
+        let socket = if gateway.is_ipv6() {
+            tokio::net::UdpSocket::bind("[::1]:0").await.unwrap()
+        } else {
+            tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap()
+        };
+        let mut node = Sn {
+            socket,
+            gateway,
+            node: None,
+        };
+        node.send(&sn::connect(
+            flag::CLEAN,
+            60,
+            &format!("n-{}", gateway.is_ipv6()),
+        ))
+        .await;
+        node.expect(&[0x03, kind::CONNACK, 0x00]).await;
+    }
+}
