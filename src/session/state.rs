@@ -74,6 +74,9 @@ pub struct SessionState {
     incoming_qos2: HashSet<u16>,
     next_packet_id: u16,
     max_queued: usize,
+    /// When full: make room by dropping a queued QoS 0 message, else drop the
+    /// new one, and never report `Overflow` (see [`Self::hold_for_sleeper`]).
+    never_overflow: bool,
     wake_pending: bool,
     dropped: u64,
 }
@@ -89,6 +92,7 @@ impl SessionState {
             incoming_qos2: HashSet::new(),
             next_packet_id: 1,
             max_queued,
+            never_overflow: false,
             wake_pending: false,
             dropped: 0,
         }
@@ -121,9 +125,28 @@ impl SessionState {
         self.wake_pending = false;
     }
 
+    /// Turns the queue into the bounded buffer of an MQTT-SN client, which may
+    /// sleep for hours: at most `max` messages; when full, a new QoS 1/2
+    /// message replaces the oldest queued QoS 0 one, and with none to replace
+    /// the new message is dropped. A full buffer never reports `Overflow`, so
+    /// a sleeping sensor is not disconnected as a slow consumer.
+    pub fn hold_for_sleeper(&mut self, max: usize) {
+        self.max_queued = max;
+        self.never_overflow = true;
+    }
+
     /// Queues a delivery for the client.
     pub fn push(&mut self, delivery: Delivery) -> Pushed {
-        if self.queue.len() >= self.max_queued {
+        if self.queue.len() >= self.max_queued && self.never_overflow {
+            self.dropped += 1;
+            let qos0 = self.queue.iter().position(|d| d.qos == QoS::AtMostOnce);
+            match qos0 {
+                Some(pos) if delivery.qos != QoS::AtMostOnce => {
+                    self.queue.remove(pos);
+                }
+                _ => return Pushed::Dropped,
+            }
+        } else if self.queue.len() >= self.max_queued {
             self.dropped += 1;
             return if delivery.qos == QoS::AtMostOnce {
                 Pushed::Dropped
@@ -356,6 +379,26 @@ mod tests {
         assert_eq!(s.push(delivery(QoS::AtMostOnce, None)), Pushed::Dropped);
         assert_eq!(s.push(delivery(QoS::AtLeastOnce, None)), Pushed::Overflow);
         assert_eq!(s.dropped(), 2);
+    }
+
+    #[test]
+    fn sleeper_buffer_drops_qos0_first_and_never_overflows() {
+        let now = Instant::now();
+        let mut s = SessionState::new(10);
+        s.hold_for_sleeper(2);
+        s.push(delivery(QoS::AtMostOnce, None));
+        s.push(delivery(QoS::AtLeastOnce, None));
+        assert_eq!(s.push(delivery(QoS::AtMostOnce, None)), Pushed::Dropped);
+        assert!(matches!(
+            s.push(delivery(QoS::ExactlyOnce, None)),
+            Pushed::Queued { .. }
+        ));
+        assert_eq!(s.push(delivery(QoS::AtLeastOnce, None)), Pushed::Dropped);
+        assert_eq!(s.dropped(), 3);
+        let kept: Vec<_> = std::iter::from_fn(|| s.next_to_send(10, now))
+            .map(|(_, d)| d.qos)
+            .collect();
+        assert_eq!(kept, [QoS::AtLeastOnce, QoS::ExactlyOnce]);
     }
 
     #[test]
