@@ -1,8 +1,8 @@
 //! wren: a home gateway for sensor radios.
 //!
-//! One process that is an MQTT broker (3.1, 3.1.1 and 5.0 over TCP), and, as the
-//! project grows, MQTT over WebSocket for browser dashboards and an MQTT-SN gateway
-//! for sensor nodes on UDP and serial radios.
+//! One process that is an MQTT broker (3.1, 3.1.1 and 5.0 over TCP) and an
+//! MQTT-SN v1.2 gateway for sensor nodes over UDP; as the project grows, MQTT
+//! over WebSocket for browser dashboards and serial radio links.
 //!
 //! # Layout
 //!
@@ -10,9 +10,12 @@
 //! protocol/   sans-IO: bytes in, values out (no actix, tokio, tracing or clocks)
 //!   topic       topic names and filters: validation and matching
 //!   mqtt/       MQTT 3.1 / 3.1.1 / 5.0 packets, decode, encode, v5 properties
+//!   mqttsn/     MQTT-SN 1.2 messages, decode, encode, forwarder encapsulation
 //! broker/     the Broker actor: one owner of sessions, subscriptions and retained messages
 //!   router      the pure routing core the actor delegates to
 //! session/    the MqttSession actor: one per connection, transport-agnostic
+//! gateway/    the MQTT-SN gateway: SnLink per datagram transport, SnClient per
+//!             client around a pure state machine (sleep, topic ids, retries)
 //! transport/  listeners: sockets in, sessions out; no protocol logic
 //! settings    typed configuration: embedded defaults < user file < WREN__* environment
 //! app         starts everything and shuts it down cleanly
@@ -25,6 +28,7 @@
 
 pub mod app;
 pub mod broker;
+pub mod gateway;
 pub mod protocol;
 pub mod session;
 pub mod settings;

@@ -210,7 +210,8 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// The config file for `kind`: loopback only, persistence off, the same limits for both.
+/// The config file for `kind`: loopback only, persistence off, the same limits for both;
+/// wren's MQTT-SN gateway off (it would bind UDP 0.0.0.0:1884 by default).
 fn config_text(kind: BrokerKind, port: u16, limits: Limits) -> String {
     let Limits {
         max_connections,
@@ -221,7 +222,7 @@ fn config_text(kind: BrokerKind, port: u16, limits: Limits) -> String {
         BrokerKind::Wren => format!(
             "[mqtt]\ntcp = \"127.0.0.1:{port}\"\n\n\
              [limits]\nmax_connections = {max_connections}\nmax_inflight = {max_inflight}\n\
-             max_queued = {max_queued}\n\n[log]\nlevel = \"warn\"\n"
+             max_queued = {max_queued}\n\n[mqttsn]\nudp = []\n\n[log]\nlevel = \"warn\"\n"
         ),
         // TCP_NODELAY is on because wren always sets it; without it Nagle's
         // algorithm would add delay to Mosquitto's small writes in the latency scenario.

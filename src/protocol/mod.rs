@@ -3,4 +3,5 @@
 //! `tests/00_sans_io.rs` enforces it (it rejects even their names, comments included).
 
 pub mod mqtt;
+pub mod mqttsn;
 pub mod topic;

@@ -2,4 +2,5 @@
 
 pub mod limit;
 pub mod tcp;
+pub mod udp;
 pub mod workers;
