@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::fs::{self, File};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -50,6 +50,13 @@ pub struct Limits {
     pub max_queued: u32,
 }
 
+/// Listeners a scenario needs besides MQTT over TCP (which every broker gets).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Listeners {
+    /// wren's MQTT-SN gateway on a UDP port of 127.0.0.1 (wren only: Mosquitto has none).
+    pub mqttsn: bool,
+}
+
 /// How to start one broker.
 #[derive(Debug, Clone)]
 pub struct Launch {
@@ -64,19 +71,35 @@ pub struct Broker {
     kind: BrokerKind,
     child: Child,
     addr: SocketAddr,
+    mqttsn: Option<SocketAddr>,
     log: PathBuf,
     /// How long a SIGTERM gets before SIGKILL (longer under a profiler, which writes its output then).
     grace: Duration,
 }
 
 impl Broker {
-    /// Starts a broker on a free port of 127.0.0.1 and waits until it accepts connections.
-    pub fn start(launch: &Launch, limits: Limits, dir: &Path, tag: &str) -> anyhow::Result<Self> {
+    /// Starts a broker on a free port of 127.0.0.1 (and the `listeners` asked for,
+    /// each on a free port of its own) and waits until it accepts MQTT connections.
+    pub fn start(
+        launch: &Launch,
+        limits: Limits,
+        listeners: Listeners,
+        dir: &Path,
+        tag: &str,
+    ) -> anyhow::Result<Self> {
         let port = free_port()?;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let mqttsn = match (listeners.mqttsn, launch.kind) {
+            (false, _) => None,
+            (true, BrokerKind::Wren) => {
+                Some(SocketAddr::from((Ipv4Addr::LOCALHOST, free_udp_port()?)))
+            }
+            (true, BrokerKind::Mosquitto) => bail!("Mosquitto has no MQTT-SN gateway"),
+        };
         let config = dir.join(format!("{tag}.conf"));
         let log = dir.join(format!("{tag}.log"));
-        fs::write(&config, config_text(launch.kind, port, limits))
+        let text = config_text(launch.kind, port, limits, mqttsn.map(|a| a.port()));
+        fs::write(&config, text)
             .with_context(|| format!("writing {}", config.display()))?;
         let (program, mut args) = match launch.wrapper.split_first() {
             Some((first, rest)) => {
@@ -105,6 +128,7 @@ impl Broker {
             kind: launch.kind,
             child,
             addr,
+            mqttsn,
             log,
             grace: if profiled {
                 Duration::from_secs(60)
@@ -124,6 +148,12 @@ impl Broker {
     /// Where the broker listens for MQTT over TCP.
     pub fn mqtt_tcp(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where wren's MQTT-SN gateway listens, if it was asked for.
+    pub fn mqttsn_udp(&self) -> anyhow::Result<SocketAddr> {
+        self.mqttsn
+            .ok_or_else(|| anyhow!("{} was started without an MQTT-SN listener", self.kind))
     }
 
     /// The broker's process id (the wrapper's, when one is used).
@@ -210,20 +240,31 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// The config file for `kind`: loopback only, persistence off, the same limits for both;
-/// wren's MQTT-SN gateway off (it would bind UDP 0.0.0.0:1884 by default).
-fn config_text(kind: BrokerKind, port: u16, limits: Limits) -> String {
+/// A UDP port that was free a moment ago (the same reasoning as [`free_port`]).
+fn free_udp_port() -> anyhow::Result<u16> {
+    let socket =
+        UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).context("no free UDP port on 127.0.0.1")?;
+    Ok(socket.local_addr()?.port())
+}
+
+/// The config file for `kind`: loopback only, persistence off, the same limits for both.
+/// wren's MQTT-SN gateway is off (it would bind UDP 0.0.0.0:1884 by default) unless
+/// `sn_port` is given: then it listens on that port of 127.0.0.1 only.
+fn config_text(kind: BrokerKind, port: u16, limits: Limits, sn_port: Option<u16>) -> String {
     let Limits {
         max_connections,
         max_inflight,
         max_queued,
     } = limits;
     match kind {
-        BrokerKind::Wren => format!(
-            "[mqtt]\ntcp = \"127.0.0.1:{port}\"\n\n\
-             [limits]\nmax_connections = {max_connections}\nmax_inflight = {max_inflight}\n\
-             max_queued = {max_queued}\n\n[mqttsn]\nudp = []\n\n[log]\nlevel = \"warn\"\n"
-        ),
+        BrokerKind::Wren => {
+            let udp = sn_port.map_or_else(String::new, |p| format!("\"127.0.0.1:{p}\""));
+            format!(
+                "[mqtt]\ntcp = \"127.0.0.1:{port}\"\n\n\
+                 [limits]\nmax_connections = {max_connections}\nmax_inflight = {max_inflight}\n\
+                 max_queued = {max_queued}\n\n[mqttsn]\nudp = [{udp}]\n\n[log]\nlevel = \"warn\"\n"
+            )
+        }
         // TCP_NODELAY is on because wren always sets it; without it Nagle's
         // algorithm would add delay to Mosquitto's small writes in the latency scenario.
         BrokerKind::Mosquitto => format!(
@@ -262,14 +303,21 @@ mod tests {
 
     #[test]
     fn both_configs_carry_the_same_limits() {
-        let wren = config_text(BrokerKind::Wren, 5000, LIMITS);
+        let wren = config_text(BrokerKind::Wren, 5000, LIMITS, None);
         assert!(wren.contains("tcp = \"127.0.0.1:5000\""));
         assert!(wren.contains("max_inflight = 100\n") && wren.contains("max_queued = 100000\n"));
-        let mosquitto = config_text(BrokerKind::Mosquitto, 5000, LIMITS);
+        assert!(wren.contains("[mqttsn]\nudp = []\n"));
+        let mosquitto = config_text(BrokerKind::Mosquitto, 5000, LIMITS, None);
         assert!(mosquitto.contains("listener 5000 127.0.0.1\n"));
         assert!(mosquitto.contains("max_inflight_messages 100\n"));
         assert!(mosquitto.contains("max_queued_messages 100000\n"));
         assert!(mosquitto.contains("persistence false\n"));
+    }
+
+    #[test]
+    fn the_mqttsn_gateway_listens_on_loopback_only_when_asked() {
+        let wren = config_text(BrokerKind::Wren, 5000, LIMITS, Some(5001));
+        assert!(wren.contains("[mqttsn]\nudp = [\"127.0.0.1:5001\"]\n"), "{wren}");
     }
 
     #[test]

@@ -163,6 +163,12 @@ pub fn sent_ns(payload: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(stamp))
 }
 
+/// The sequence number written by [`payload`], if the payload is one of ours.
+pub fn seq(payload: &[u8]) -> Option<u64> {
+    let seq: [u8; 8] = payload.get(8..16)?.try_into().ok()?;
+    Some(u64::from_be_bytes(seq))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +180,7 @@ mod tests {
         assert_eq!(p.len(), 64);
         assert_eq!(sent_ns(&p), Some(123_456_789));
         assert_eq!(&p[8..16], &7u64.to_be_bytes());
+        assert_eq!(seq(&p), Some(7));
         assert_eq!(payload(&mut scratch, 4, 1, 1).len(), 16);
         assert_eq!(sent_ns(b"short"), None);
     }

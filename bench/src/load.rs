@@ -74,7 +74,7 @@ impl Backlog {
         })
     }
 
-    fn published(&self, deliveries: u64) {
+    pub fn published(&self, deliveries: u64) {
         self.owed.fetch_add(deliveries, Ordering::AcqRel);
     }
 
@@ -83,13 +83,13 @@ impl Backlog {
         self.progress.notify_waiters();
     }
 
-    fn has_room(&self) -> bool {
+    pub fn has_room(&self) -> bool {
         let owed = self.owed.load(Ordering::Acquire);
         owed.saturating_sub(self.delivered.load(Ordering::Acquire)) <= self.limit
     }
 
     /// Waits until the backlog is within its limit; false if `deadline` comes first.
-    async fn wait_for_room(&self, deadline: Instant) -> bool {
+    pub async fn wait_for_room(&self, deadline: Instant) -> bool {
         loop {
             let notified = self.progress.notified();
             tokio::pin!(notified);
@@ -102,6 +102,72 @@ impl Backlog {
                 return false;
             }
             let _ = timeout((deadline - now).min(Duration::from_millis(50)), notified).await;
+        }
+    }
+}
+
+/// How far the subscriber has got with each publisher's messages: one more
+/// than the highest sequence number received from it. Publishers whose
+/// messages may be lost without a trace (MQTT-SN at QoS 0 over UDP) pace
+/// themselves on it: a lost message does not hold them back for long, as it
+/// would with a count of deliveries, since the next one received moves it on.
+///
+/// Such publishers tag their sequence numbers with their index ([`Progress::tag`]).
+pub struct Progress {
+    seen: Vec<AtomicU64>,
+    progress: Notify,
+}
+
+impl Progress {
+    /// Bits of a tagged sequence number that count messages; the index is above them.
+    const SEQ_BITS: u32 = 40;
+
+    /// Tracking for `publishers` publishers.
+    pub fn new(publishers: usize) -> Arc<Self> {
+        Arc::new(Self {
+            seen: (0..publishers).map(|_| AtomicU64::new(0)).collect(),
+            progress: Notify::new(),
+        })
+    }
+
+    /// The sequence number of message `n` of publisher `index`.
+    pub fn tag(index: usize, n: u64) -> u64 {
+        ((index as u64) << Self::SEQ_BITS) | (n & ((1 << Self::SEQ_BITS) - 1))
+    }
+
+    /// Messages of publisher `index` up to the last one received.
+    pub fn seen(&self, index: usize) -> u64 {
+        self.seen
+            .get(index)
+            .map_or(0, |seen| seen.load(Ordering::Acquire))
+    }
+
+    /// Notes that the message with tagged sequence number `seq` arrived.
+    fn received(&self, seq: u64) {
+        let index = usize::try_from(seq >> Self::SEQ_BITS).unwrap_or(usize::MAX);
+        if let Some(seen) = self.seen.get(index) {
+            seen.fetch_max((seq & ((1 << Self::SEQ_BITS) - 1)) + 1, Ordering::AcqRel);
+        }
+    }
+
+    fn wake(&self) {
+        self.progress.notify_waiters();
+    }
+
+    /// Waits until `seen(index)` reaches `wanted`, or until `until`.
+    pub async fn wait_for(&self, index: usize, wanted: u64, until: Instant) {
+        loop {
+            let notified = self.progress.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.seen(index) >= wanted {
+                return;
+            }
+            let now = Instant::now();
+            if now >= until {
+                return;
+            }
+            let _ = timeout(until - now, notified).await;
         }
     }
 }
@@ -130,6 +196,10 @@ pub struct PublisherPlan {
 pub struct PublisherReport {
     pub sent: u64,
     pub acked: u64,
+    /// MQTT-SN: PUBLISHes sent again for want of a PUBACK.
+    pub resent: u64,
+    /// MQTT-SN: PUBACKs "congestion" (each followed by another try).
+    pub congested: u64,
 }
 
 /// Sends `plan.count` messages (or until the deadline), then waits for outstanding PUBACKs.
@@ -316,6 +386,8 @@ pub struct SubscriberPlan {
     /// (QoS 0 messages may have been dropped by the broker).
     pub idle_stop: Duration,
     pub hard_deadline: Instant,
+    /// Where to note each publisher's progress, for publishers that pace on it.
+    pub progress: Option<Arc<Progress>>,
 }
 
 /// What one subscriber got.
@@ -374,6 +446,10 @@ pub async fn subscribe(
         while let Some(packet) = client::decode(&mut input)? {
             if let Packet::Publish(publish) = packet {
                 report.received += 1;
+                if let (Some(progress), Some(seq)) = (&plan.progress, client::seq(&publish.payload))
+                {
+                    progress.received(seq);
+                }
                 if let Some(sent) = client::sent_ns(&publish.payload) {
                     report
                         .latency
@@ -386,6 +462,9 @@ pub async fn subscribe(
         }
         if report.received > before {
             backlog.delivered(report.received - before);
+            if let Some(progress) = &plan.progress {
+                progress.wake();
+            }
             last_activity = Instant::now();
             report.last = Some(last_activity);
         }
@@ -416,6 +495,19 @@ mod tests {
         assert!(ids.insert().is_err());
         ids.remove(first).unwrap();
         assert_eq!(ids.insert().unwrap(), first);
+    }
+
+    #[test]
+    fn progress_follows_the_highest_sequence_number_of_each_publisher() {
+        let progress = Progress::new(3);
+        progress.received(Progress::tag(1, 4));
+        progress.received(Progress::tag(1, 2)); // late, after a later one
+        progress.received(Progress::tag(2, 0));
+        progress.received(Progress::tag(9, 0)); // no such publisher: ignored
+        assert_eq!(
+            (progress.seen(0), progress.seen(1), progress.seen(2)),
+            (0, 5, 1)
+        );
     }
 
     #[test]

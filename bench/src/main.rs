@@ -8,6 +8,7 @@
 //! scenario  the scenarios, and measuring one against one broker
 //! load      publisher and subscriber tasks on raw sockets (pipelining, QoS 1 windows, pacing)
 //! client    MQTT 3.1.1 connect/subscribe and packet helpers over wren's sans-IO codec
+//! sn        MQTT-SN publishers over UDP through wren's gateway (CONNECT, REGISTER, PUBLISH)
 //! broker    starting each broker on a free 127.0.0.1 port with matching limits; stopping it
 //! procfs    CPU seconds and RSS from /proc
 //! stats     figures, medians, ratios oriented so that > 1 favours wren, targets
@@ -20,6 +21,7 @@ mod load;
 mod procfs;
 mod report;
 mod scenario;
+mod sn;
 mod stats;
 
 use std::io::Write as _;
@@ -91,6 +93,10 @@ struct Cli {
     /// Connections in the idle scenario.
     #[arg(long, default_value_t = 10_000)]
     idle_connections: usize,
+    /// MQTT-SN at QoS 0: most messages a publisher sends ahead of the last one the
+    /// subscriber has received from it (UDP has no backpressure; see README).
+    #[arg(long, default_value_t = 64)]
+    sn_window: u64,
     /// Worker threads of the load generator's runtime.
     #[arg(long, default_value_t = 2)]
     client_threads: usize,
@@ -121,6 +127,10 @@ fn main() -> anyhow::Result<()> {
         for s in scenario::ALL {
             eprintln!("{:<12} {}", s.name, s.about);
         }
+        eprintln!(
+            "\nwren-only scenarios (MQTT-SN: Mosquitto has no gateway) are compared with wren's own \
+             figures in the scenario named in the table, which is run too when not selected."
+        );
         return Ok(());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -165,6 +175,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         latency_secs: cli.latency_secs,
         idle_connections: cli.idle_connections,
         connect_concurrency: 64,
+        sn_window: cli.sn_window.max(1),
     };
     let limits = Limits {
         max_connections: u32::try_from(cli.idle_connections * 2)
@@ -181,6 +192,9 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             let mut order = launches.clone();
             if run % 2 == 1 {
                 order.reverse();
+            }
+            if scenario.wren_only() {
+                order.retain(|launch| launch.kind == BrokerKind::Wren);
             }
             for launch in &order {
                 let tag = format!("{}-{}-{run}", scenario.name, launch.kind);
@@ -269,12 +283,19 @@ async fn measure_once(
             before.mem_pages, before.pressure_pages
         );
     }
-    let mut broker = Broker::start(launch, limits, dir, tag)?;
+    let listeners = scenario.listeners();
+    let mut broker = Broker::start(launch, limits, listeners, dir, tag)?;
     let mut figures = scenario::measure(scenario, &mut broker, load).await?;
     let after = procfs::TcpHealth::read()?;
     let timeouts = after.timeouts.saturating_sub(before.timeouts);
     let drops = after.memory_drops.saturating_sub(before.memory_drops);
     figures.insert(stats::Metric::TcpTimeouts, timeouts as f64);
+    if listeners.mqttsn {
+        let udp_drops = after
+            .udp_rcvbuf_errors
+            .saturating_sub(before.udp_rcvbuf_errors);
+        figures.insert(stats::Metric::UdpDrops, udp_drops as f64);
+    }
     if timeouts > 0 || drops > 0 {
         eprintln!(
             "warning: {tag}: {timeouts} TCP retransmission timeouts and {drops} memory drops on this machine during the measurement"
@@ -283,19 +304,27 @@ async fn measure_once(
     Ok(figures)
 }
 
+/// The scenarios named (all if none), plus those a wren-only one is compared
+/// with, in the order of `scenario::ALL`.
 fn selected(names: &[String]) -> anyhow::Result<Vec<&'static Scenario>> {
     if names.is_empty() {
         return Ok(scenario::ALL.iter().collect());
     }
-    names
+    let mut wanted = Vec::new();
+    for name in names {
+        let found = scenario::find(name).with_context(|| {
+            let known: Vec<&str> = scenario::ALL.iter().map(|s| s.name).collect();
+            format!("no scenario {name:?}; known: {}", known.join(", "))
+        })?;
+        wanted.push(found.name);
+        if let scenario::Compare::Wren(baseline) = found.compare {
+            wanted.push(baseline);
+        }
+    }
+    Ok(scenario::ALL
         .iter()
-        .map(|name| {
-            scenario::find(name).with_context(|| {
-                let known: Vec<&str> = scenario::ALL.iter().map(|s| s.name).collect();
-                format!("no scenario {name:?}; known: {}", known.join(", "))
-            })
-        })
-        .collect()
+        .filter(|s| wanted.contains(&s.name))
+        .collect())
 }
 
 /// The brokers to run. wren's binary is copied into the run's directory first,

@@ -43,6 +43,8 @@ pub struct TcpHealth {
     /// `TcpExt: TCPRcvQDrop` + `TCPAbortOnMemory`: packets dropped or connections
     /// aborted for lack of memory so far.
     pub memory_drops: u64,
+    /// `Udp: RcvbufErrors`: datagrams dropped for a full socket receive buffer so far.
+    pub udp_rcvbuf_errors: u64,
 }
 
 impl TcpHealth {
@@ -51,7 +53,8 @@ impl TcpHealth {
         let sockstat = fs::read_to_string("/proc/net/sockstat")?;
         let tcp_mem = fs::read_to_string("/proc/sys/net/ipv4/tcp_mem")?;
         let netstat = fs::read_to_string("/proc/net/netstat")?;
-        let counter = |name: &str| tcp_ext_counter(&netstat, name).unwrap_or(0);
+        let snmp = fs::read_to_string("/proc/net/snmp")?;
+        let counter = |name: &str| named_counter(&netstat, "TcpExt:", name).unwrap_or(0);
         Ok(Self {
             mem_pages: parse_sockstat_tcp_mem(&sockstat).unwrap_or(0),
             pressure_pages: tcp_mem
@@ -61,6 +64,7 @@ impl TcpHealth {
                 .unwrap_or(u64::MAX),
             timeouts: counter("TCPTimeouts"),
             memory_drops: counter("TCPRcvQDrop") + counter("TCPAbortOnMemory"),
+            udp_rcvbuf_errors: named_counter(&snmp, "Udp:", "RcvbufErrors").unwrap_or(0),
         })
     }
 
@@ -78,9 +82,10 @@ fn parse_sockstat_tcp_mem(sockstat: &str) -> Option<u64> {
     words.next()?.parse().ok()
 }
 
-/// One `TcpExt:` counter of `/proc/net/netstat` (a line of names, then a line of values).
-fn tcp_ext_counter(netstat: &str, name: &str) -> Option<u64> {
-    let mut lines = netstat.lines().filter(|l| l.starts_with("TcpExt:"));
+/// One counter of a `/proc/net/netstat` or `/proc/net/snmp` group such as `TcpExt:`
+/// or `Udp:` (a line of names, then a line of values, both starting with the group).
+fn named_counter(text: &str, group: &str, name: &str) -> Option<u64> {
+    let mut lines = text.lines().filter(|l| l.starts_with(group));
     let names = lines.next()?;
     let values = lines.next()?;
     let index = names.split_whitespace().position(|n| n == name)?;
@@ -145,9 +150,14 @@ mod tests {
     fn tcp_counters_and_memory_are_read_by_name() {
         let netstat = "TcpExt: SyncookiesSent TCPTimeouts TCPRcvQDrop\nTcpExt: 0 283 7\n\
                        IpExt: InNoRoutes\nIpExt: 0\n";
-        assert_eq!(tcp_ext_counter(netstat, "TCPTimeouts"), Some(283));
-        assert_eq!(tcp_ext_counter(netstat, "TCPRcvQDrop"), Some(7));
-        assert_eq!(tcp_ext_counter(netstat, "Nope"), None);
+        assert_eq!(named_counter(netstat, "TcpExt:", "TCPTimeouts"), Some(283));
+        assert_eq!(named_counter(netstat, "TcpExt:", "TCPRcvQDrop"), Some(7));
+        assert_eq!(named_counter(netstat, "TcpExt:", "Nope"), None);
+        let snmp = "Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors\n\
+                    Udp: 312829 299 27951 341084 27950\n\
+                    UdpLite: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors\n\
+                    UdpLite: 0 0 0 0 0\n";
+        assert_eq!(named_counter(snmp, "Udp:", "RcvbufErrors"), Some(27_950));
         let sockstat =
             "sockets: used 2501\nTCP: inuse 2353 orphan 713 tw 49 alloc 2488 mem 576232\n";
         assert_eq!(parse_sockstat_tcp_mem(sockstat), Some(576_232));

@@ -6,7 +6,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::broker::{BrokerKind, Limits};
-use crate::scenario::{Figures, Load, Scenario};
+use crate::scenario::{Compare, Figures, Load, Scenario};
 use crate::stats::{self, Metric};
 
 /// One measurement: a scenario, against one broker, in one run.
@@ -28,7 +28,11 @@ pub struct Row {
     pub metric: Metric,
     pub wren: Option<f64>,
     pub mosquitto: Option<f64>,
-    /// Above 1 means wren is better (see `stats::ratio`).
+    /// What `ratio` compares wren with: "mosquitto", or the scenario whose wren
+    /// figure it is divided by (wren-only scenarios).
+    pub compared_with: &'static str,
+    /// Above 1 means wren is better (see `stats::ratio`); for a wren-only
+    /// scenario, its throughput over that of `compared_with`.
     pub ratio: Option<f64>,
     pub target: Option<String>,
     pub met: Option<bool>,
@@ -78,6 +82,9 @@ pub fn summarise(scenarios: &[&Scenario], samples: &[Sample]) -> Vec<Row> {
             Metric::Sent,
             Metric::Received,
             Metric::TcpTimeouts,
+            Metric::Resent,
+            Metric::Congested,
+            Metric::UdpDrops,
         ];
         for &metric in scenario.headline.iter().chain(extra.iter()) {
             let [(wren, wren_runs), (mosquitto, mosquitto_runs)] =
@@ -90,7 +97,16 @@ pub fn summarise(scenarios: &[&Scenario], samples: &[Sample]) -> Vec<Row> {
                 .iter()
                 .find(|(m, _)| *m == metric)
                 .map(|(_, t)| *t);
-            let met = match (target, wren, mosquitto) {
+            // What wren is compared with: Mosquitto's median, or (wren-only scenarios,
+            // throughput only) wren's own median in the baseline scenario.
+            let (other, compared_with) = match scenario.compare {
+                Compare::Mosquitto => (mosquitto, "mosquitto"),
+                Compare::Wren(baseline) if metric == Metric::Throughput => {
+                    (medians(samples, baseline, metric)[0].0, baseline)
+                }
+                Compare::Wren(baseline) => (None, baseline),
+            };
+            let met = match (target, wren, other) {
                 (Some(t @ stats::Target::WrenAtMost(_)), Some(w), m) => {
                     Some(t.met(metric, w, m.unwrap_or(f64::NAN)))
                 }
@@ -108,10 +124,12 @@ pub fn summarise(scenarios: &[&Scenario], samples: &[Sample]) -> Vec<Row> {
                 metric,
                 wren,
                 mosquitto,
-                ratio: wren
-                    .zip(mosquitto)
-                    .and_then(|(w, m)| stats::ratio(metric, w, m)),
-                target: target.map(|t| t.describe(metric)),
+                compared_with,
+                ratio: wren.zip(other).and_then(|(w, m)| stats::ratio(metric, w, m)),
+                target: target.map(|t| match scenario.compare {
+                    Compare::Mosquitto => t.describe(metric),
+                    Compare::Wren(baseline) => format!("{} {baseline}", t.describe(metric)),
+                }),
                 met,
                 wren_runs,
                 mosquitto_runs,
@@ -149,8 +167,16 @@ pub fn print_tables(
     )?;
     writeln!(
         out,
-        "A throughput target is not met when wren loses more than {MAX_LOSS_PCT}% of the messages.\n"
+        "A throughput target is not met when wren loses more than {MAX_LOSS_PCT}% of the messages."
     )?;
+    if scenarios.iter().any(|s| s.wren_only()) {
+        writeln!(
+            out,
+            "Scenarios marked \"wren only\" (MQTT-SN: Mosquitto has no gateway) are compared with \
+             wren's own throughput in the scenario named in the ratio, from the same run."
+        )?;
+    }
+    writeln!(out)?;
     writeln!(
         out,
         "| scenario | figure | wren | mosquitto | ratio | target | met |"
@@ -161,9 +187,17 @@ pub fn print_tables(
             .iter()
             .filter(|r| r.scenario == scenario.name && scenario.headline.contains(&r.metric))
         {
-            let ratio = row
-                .ratio
-                .map_or_else(|| "n/a".to_owned(), |r| format!("{r:.2}×"));
+            let ratio = match (row.ratio, scenario.compare) {
+                (Some(r), Compare::Mosquitto) => format!("{r:.2}×"),
+                (Some(r), Compare::Wren(baseline)) => format!("{r:.2}× {baseline}"),
+                (None, Compare::Wren(_)) if row.metric != Metric::Throughput => String::new(),
+                (None, _) => "n/a".to_owned(),
+            };
+            let mosquitto = if scenario.wren_only() {
+                "— (wren only)".to_owned()
+            } else {
+                cell(row.metric, row.mosquitto)
+            };
             let met = match row.met {
                 Some(true) => "met",
                 Some(false) if row.metric == Metric::Throughput && lossy(rows, row.scenario) => {
@@ -172,7 +206,8 @@ pub fn print_tables(
                 Some(false) => "NOT met",
                 None => "",
             };
-            let runs = if row.wren_runs < runs || row.mosquitto_runs < runs {
+            let expected_mosquitto_runs = if scenario.wren_only() { 0 } else { runs };
+            let runs = if row.wren_runs < runs || row.mosquitto_runs < expected_mosquitto_runs {
                 format!(" ({}/{} runs ok)", row.wren_runs, row.mosquitto_runs)
             } else {
                 String::new()
@@ -183,7 +218,7 @@ pub fn print_tables(
                 row.scenario,
                 row.metric.label(),
                 cell(row.metric, row.wren),
-                cell(row.metric, row.mosquitto),
+                mosquitto,
                 row.target.as_deref().unwrap_or(""),
             )?;
         }
@@ -216,6 +251,35 @@ pub fn print_tables(
             pair(Metric::WallS),
             pair(Metric::TcpTimeouts),
         )?;
+    }
+    let sn: Vec<&&Scenario> = scenarios
+        .iter()
+        .filter(|s| s.listeners().mqttsn)
+        .collect();
+    if !sn.is_empty() {
+        writeln!(
+            out,
+            "\nMQTT-SN (medians): QoS 1 PUBLISHes sent again for want of a PUBACK, PUBACKs \"congestion\", \
+             and datagrams dropped by the kernel for a full UDP receive buffer (whole machine):\n"
+        )?;
+        writeln!(out, "| scenario | resent | congested | UDP drops |")?;
+        writeln!(out, "|---|--:|--:|--:|")?;
+        for scenario in sn {
+            let wren = |metric: Metric| {
+                let row = rows
+                    .iter()
+                    .find(|r| r.scenario == scenario.name && r.metric == metric);
+                cell(metric, row.and_then(|r| r.wren))
+            };
+            writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                scenario.name,
+                wren(Metric::Resent),
+                wren(Metric::Congested),
+                wren(Metric::UdpDrops),
+            )?;
+        }
     }
     Ok(())
 }
@@ -269,6 +333,60 @@ mod tests {
             "{text}"
         );
         // Every line of each table has as many cells as its header.
+        for table in text.split("\n\n").filter(|t| t.starts_with('|')) {
+            let cells: Vec<usize> = table.lines().map(|l| l.matches('|').count()).collect();
+            assert!(cells.windows(2).all(|w| w[0] == w[1]), "{table}");
+        }
+    }
+
+    #[test]
+    fn a_wren_only_scenario_is_compared_with_its_baseline() {
+        let figures = |throughput: f64| Some(Figures::from([(Metric::Throughput, throughput)]));
+        let samples = [
+            Sample {
+                scenario: "fan-in-qos1",
+                broker: BrokerKind::Wren,
+                run: 0,
+                figures: figures(100_000.0),
+                error: None,
+            },
+            Sample {
+                scenario: "fan-in-qos1",
+                broker: BrokerKind::Mosquitto,
+                run: 0,
+                figures: figures(30_000.0),
+                error: None,
+            },
+            Sample {
+                scenario: "sn-qos1",
+                broker: BrokerKind::Wren,
+                run: 0,
+                figures: figures(40_000.0),
+                error: None,
+            },
+        ];
+        let scenarios = [
+            scenario::find("fan-in-qos1").unwrap(),
+            scenario::find("sn-qos1").unwrap(),
+        ];
+        let rows = summarise(&scenarios, &samples);
+        let row = rows
+            .iter()
+            .find(|r| r.scenario == "sn-qos1" && r.metric == Metric::Throughput)
+            .unwrap();
+        assert_eq!(
+            (row.ratio, row.met, row.compared_with),
+            (Some(0.4), Some(false), "fan-in-qos1")
+        );
+        let mut text = Vec::new();
+        print_tables(&mut text, &scenarios, &rows, 1).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.contains(
+                "| sn-qos1 | msg/s | 40000 | — (wren only) | 0.40× fan-in-qos1 | ≥ 0.5× fan-in-qos1 | NOT met |"
+            ),
+            "{text}"
+        );
         for table in text.split("\n\n").filter(|t| t.starts_with('|')) {
             let cells: Vec<usize> = table.lines().map(|l| l.matches('|').count()).collect();
             assert!(cells.windows(2).all(|w| w[0] == w[1]), "{table}");

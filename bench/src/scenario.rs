@@ -1,9 +1,9 @@
 //! The scenarios of issue 5 and how each one is measured against one broker.
 //!
 //! A scenario is a row in [`ALL`]: a name, what it does, the figures the table
-//! shows, the targets, and a [`Shape`] saying how to drive the broker. Adding
-//! one (fan-in over WebSocket, MQTT-SN through the gateway) is one more row, plus
-//! a [`Shape`] variant if the load is new (see README.md).
+//! shows, the targets, what wren is compared with, and a [`Shape`] saying how to
+//! drive the broker. Adding one is one more row, plus a [`Shape`] variant or a
+//! [`Transport`] if the load is new (see README.md).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,10 +17,11 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 use wren::protocol::mqtt::QoS;
 
-use crate::broker::Broker;
+use crate::broker::{Broker, Listeners};
 use crate::client::Client;
-use crate::load::{self, Backlog, Clock, PublisherPlan, SubscriberPlan};
+use crate::load::{self, Backlog, Clock, Progress, PublisherPlan, PublisherReport, SubscriberPlan};
 use crate::procfs;
+use crate::sn::{self, SnPlan, SnPublisher};
 use crate::stats::{Metric, Target};
 
 /// One scenario of the benchmark.
@@ -31,6 +32,36 @@ pub struct Scenario {
     /// Figures shown in the main table, in order.
     pub headline: &'static [Metric],
     pub targets: &'static [(Metric, Target)],
+    /// What wren's figures are compared with (the ratio column and the targets).
+    pub compare: Compare,
+}
+
+/// What a scenario's ratio compares wren with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    /// Mosquitto, measured in the same run: both brokers run the scenario.
+    Mosquitto,
+    /// wren's own figures in another scenario of the same run (named here): only
+    /// wren runs this one, for a load Mosquitto cannot take (MQTT-SN). The ratio is
+    /// of throughput only: this scenario's over that one's.
+    Wren(&'static str),
+}
+
+impl Scenario {
+    /// Whether only wren runs this scenario.
+    pub fn wren_only(&self) -> bool {
+        matches!(self.compare, Compare::Wren(_))
+    }
+
+    /// The listeners a broker needs for this scenario besides MQTT over TCP.
+    pub fn listeners(&self) -> Listeners {
+        match self.shape {
+            Shape::PubSub(shape) => Listeners {
+                mqttsn: shape.transport == Transport::MqttSn,
+            },
+            Shape::Idle => Listeners::default(),
+        }
+    }
 }
 
 /// How a scenario loads the broker.
@@ -52,6 +83,18 @@ pub struct PubSub {
     pub qos: QoS,
     /// Each publisher sends at the fixed `--rate` for `--latency-secs` instead of as fast as it can.
     pub paced: bool,
+    /// How the publishers reach the broker (subscribers always use MQTT over TCP).
+    pub transport: Transport,
+}
+
+/// How publishers reach the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// MQTT 3.1.1 over TCP.
+    Tcp,
+    /// MQTT-SN 1.2 over UDP, through wren's gateway: CONNECT, REGISTER, then
+    /// PUBLISH to the registered topic id (see `sn`).
+    MqttSn,
 }
 
 /// Which topics the publishers use and which filters the subscribers hold.
@@ -106,9 +149,11 @@ pub const ALL: &[Scenario] = &[
             topology: Topology::FanIn,
             qos: QOS0,
             paced: false,
+            transport: Transport::Tcp,
         }),
         headline: THROUGHPUT,
         targets: &[(Metric::Throughput, Target::RatioAtLeast(1.5))],
+        compare: Compare::Mosquitto,
     },
     Scenario {
         name: "fan-in-qos1",
@@ -119,9 +164,11 @@ pub const ALL: &[Scenario] = &[
             topology: Topology::FanIn,
             qos: QOS1,
             paced: false,
+            transport: Transport::Tcp,
         }),
         headline: THROUGHPUT,
         targets: &[(Metric::Throughput, Target::RatioAtLeast(3.0))],
+        compare: Compare::Mosquitto,
     },
     Scenario {
         name: "fan-out",
@@ -132,9 +179,11 @@ pub const ALL: &[Scenario] = &[
             topology: Topology::FanOut,
             qos: QOS0,
             paced: false,
+            transport: Transport::Tcp,
         }),
         headline: THROUGHPUT,
         targets: &[(Metric::Throughput, Target::RatioAtLeast(5.0))],
+        compare: Compare::Mosquitto,
     },
     Scenario {
         name: "pairs",
@@ -145,9 +194,11 @@ pub const ALL: &[Scenario] = &[
             topology: Topology::Pairs,
             qos: QOS1,
             paced: false,
+            transport: Transport::Tcp,
         }),
         headline: THROUGHPUT,
         targets: &[(Metric::Throughput, Target::RatioAtLeast(1.5))],
+        compare: Compare::Mosquitto,
     },
     Scenario {
         name: "latency",
@@ -158,6 +209,7 @@ pub const ALL: &[Scenario] = &[
             topology: Topology::FanIn,
             qos: QOS0,
             paced: true,
+            transport: Transport::Tcp,
         }),
         headline: &[
             Metric::LatencyP50Us,
@@ -166,6 +218,7 @@ pub const ALL: &[Scenario] = &[
             Metric::LossPct,
         ],
         targets: &[(Metric::LatencyP99Us, Target::RatioAtLeast(1.0))],
+        compare: Compare::Mosquitto,
     },
     Scenario {
         name: "idle",
@@ -173,6 +226,51 @@ pub const ALL: &[Scenario] = &[
         shape: Shape::Idle,
         headline: &[Metric::ConnectRate, Metric::RssPerConn, Metric::IdleRss],
         targets: &[(Metric::RssPerConn, Target::WrenAtMost(4096.0))],
+        compare: Compare::Mosquitto,
+    },    Scenario {
+        name: "sn-qos0",
+        about: "8 MQTT-SN clients over UDP (CONNECT, REGISTER bench/in/i) → 1 MQTT subscriber on bench/#, QoS 0; wren only",
+        shape: Shape::PubSub(PubSub {
+            publishers: 8,
+            subscribers: 1,
+            topology: Topology::FanIn,
+            qos: QOS0,
+            paced: false,
+            transport: Transport::MqttSn,
+        }),
+        headline: THROUGHPUT,
+        targets: &[],
+        compare: Compare::Wren("fan-in-qos0"),
+    },
+    Scenario {
+        name: "sn-qos1",
+        about: "the same at QoS 1 (stop-and-wait: one PUBLISH in flight per client); wren only",
+        shape: Shape::PubSub(PubSub {
+            publishers: 8,
+            subscribers: 1,
+            topology: Topology::FanIn,
+            qos: QOS1,
+            paced: false,
+            transport: Transport::MqttSn,
+        }),
+        headline: THROUGHPUT,
+        targets: &[(Metric::Throughput, Target::RatioAtLeast(0.5))],
+        compare: Compare::Wren("fan-in-qos1"),
+    },
+    Scenario {
+        name: "sn-qos1-32",
+        about: "sn-qos1 with 32 MQTT-SN clients; wren only",
+        shape: Shape::PubSub(PubSub {
+            publishers: 32,
+            subscribers: 1,
+            topology: Topology::FanIn,
+            qos: QOS1,
+            paced: false,
+            transport: Transport::MqttSn,
+        }),
+        headline: THROUGHPUT,
+        targets: &[],
+        compare: Compare::Wren("fan-in-qos1"),
     },
 ];
 
@@ -199,6 +297,9 @@ pub struct Load {
     pub idle_connections: usize,
     /// Connection attempts in progress at once in the idle scenario.
     pub connect_concurrency: usize,
+    /// MQTT-SN at QoS 0: most messages a publisher sends ahead of the last one
+    /// the subscriber has received from it.
+    pub sn_window: u64,
 }
 
 /// The figures of one measurement of one scenario against one broker.
@@ -254,7 +355,12 @@ async fn pubsub(shape: PubSub, broker: &Broker, load: &Load) -> anyhow::Result<F
         shape.qos,
     )
     .await?;
-    let publishers = connect_all(addr, "wb-p", shape.publishers, |_| None, shape.qos).await?;
+    let publishers = match shape.transport {
+        Transport::Tcp => {
+            Publishers::Tcp(connect_all(addr, "wb-p", shape.publishers, |_| None, shape.qos).await?)
+        }
+        Transport::MqttSn => Publishers::Sn(connect_sn(broker.mqttsn_udp()?, &shape).await?),
+    };
 
     let per_publisher = if shape.paced {
         (f64::from(load.rate) * load.latency_secs) as u64
@@ -279,6 +385,8 @@ async fn pubsub(shape: PubSub, broker: &Broker, load: &Load) -> anyhow::Result<F
     let deadline = start + Duration::from_secs_f64(max_secs);
     let done = Arc::new(AtomicBool::new(false));
     let backlog = Backlog::new(load.backlog_per_subscriber * shape.subscribers as u64);
+    let progress = Progress::new(shape.publishers);
+    let paced_on_progress = shape.transport == Transport::MqttSn;
     let expected: Vec<Arc<AtomicU64>> = (0..shape.subscribers)
         .map(|_| Arc::new(AtomicU64::new(expected_per_subscriber)))
         .collect();
@@ -288,6 +396,7 @@ async fn pubsub(shape: PubSub, broker: &Broker, load: &Load) -> anyhow::Result<F
             expected: expected.clone(),
             idle_stop: Duration::from_secs(1),
             hard_deadline: deadline + Duration::from_secs(10),
+            progress: paced_on_progress.then(|| progress.clone()),
         };
         sub_tasks.spawn(load::subscribe(
             client,
@@ -297,34 +406,60 @@ async fn pubsub(shape: PubSub, broker: &Broker, load: &Load) -> anyhow::Result<F
             backlog.clone(),
         ));
     }
-    let mut pub_tasks = JoinSet::new();
-    for (i, client) in publishers.into_iter().enumerate() {
-        let plan = PublisherPlan {
-            topic: ByteString::from(shape.topic(i)),
-            qos: shape.qos,
-            receivers: shape.receivers_per_message() as u64,
-            count: per_publisher,
-            payload_len: load.payload_len,
-            window: load.window,
-            batch: load.batch,
-            period: shape
-                .paced
-                .then(|| Duration::from_secs_f64(1.0 / f64::from(load.rate))),
-            deadline,
-        };
-        let backlog = backlog.clone();
-        pub_tasks.spawn(async move {
-            anyhow::Ok((i, load::publish(client, plan, clock, backlog).await?))
-        });
+    let mut pub_tasks: JoinSet<anyhow::Result<(usize, Held, PublisherReport)>> = JoinSet::new();
+    match publishers {
+        Publishers::Tcp(clients) => {
+            for (i, client) in clients.into_iter().enumerate() {
+                let plan = PublisherPlan {
+                    topic: ByteString::from(shape.topic(i)),
+                    qos: shape.qos,
+                    receivers: shape.receivers_per_message() as u64,
+                    count: per_publisher,
+                    payload_len: load.payload_len,
+                    window: load.window,
+                    batch: load.batch,
+                    period: shape
+                        .paced
+                        .then(|| Duration::from_secs_f64(1.0 / f64::from(load.rate))),
+                    deadline,
+                };
+                let backlog = backlog.clone();
+                pub_tasks.spawn(async move {
+                    let (client, report) = load::publish(client, plan, clock, backlog).await?;
+                    anyhow::Ok((i, Held::Tcp(client), report))
+                });
+            }
+        }
+        Publishers::Sn(clients) => {
+            for (i, client) in clients.into_iter().enumerate() {
+                let plan = SnPlan {
+                    index: i,
+                    qos: shape.qos,
+                    receivers: shape.receivers_per_message() as u64,
+                    count: per_publisher,
+                    payload_len: load.payload_len,
+                    window: load.sn_window.max(1),
+                    deadline,
+                };
+                let (backlog, progress) = (backlog.clone(), progress.clone());
+                pub_tasks.spawn(async move {
+                    let (client, report) =
+                        sn::publish(client, plan, clock, backlog, progress).await?;
+                    anyhow::Ok((i, Held::Sn(client), report))
+                });
+            }
+        }
     }
 
-    let (mut sent, mut acked) = (0, 0);
+    let (mut sent, mut acked, mut resent, mut congested) = (0, 0, 0, 0);
     let mut finished_publishers = Vec::new();
     while let Some(result) = pub_tasks.join_next().await {
-        let (i, (client, report)) = result.context("publisher task")??;
+        let (i, client, report) = result.context("publisher task")??;
         finished_publishers.push(client);
         sent += report.sent;
         acked += report.acked;
+        resent += report.resent;
+        congested += report.congested;
         if shape.topology == Topology::Pairs {
             expected[i].store(report.sent, Ordering::Release);
         }
@@ -355,6 +490,10 @@ async fn pubsub(shape: PubSub, broker: &Broker, load: &Load) -> anyhow::Result<F
     let elapsed = (last - start).as_secs_f64();
     figures.insert(Metric::Sent, sent as f64);
     figures.insert(Metric::Received, received as f64);
+    if shape.transport == Transport::MqttSn {
+        figures.insert(Metric::Resent, resent as f64);
+        figures.insert(Metric::Congested, congested as f64);
+    }
     figures.insert(
         Metric::LossPct,
         100.0 * expected.saturating_sub(received) as f64 / expected.max(1) as f64,
@@ -388,6 +527,36 @@ async fn pubsub(shape: PubSub, broker: &Broker, load: &Load) -> anyhow::Result<F
         }
     }
     Ok(figures)
+}
+
+/// The publishers of a measurement, connected.
+enum Publishers {
+    Tcp(Vec<Client>),
+    Sn(Vec<SnPublisher>),
+}
+
+/// A publisher's connection, kept open until the subscribers are done.
+enum Held {
+    Tcp(#[allow(dead_code)] Client),
+    Sn(#[allow(dead_code)] SnPublisher),
+}
+
+/// Connects `shape.publishers` MQTT-SN clients at once (`wb-sn{i}`), each REGISTERing its topic.
+async fn connect_sn(gateway: SocketAddr, shape: &PubSub) -> anyhow::Result<Vec<SnPublisher>> {
+    let mut tasks = JoinSet::new();
+    for i in 0..shape.publishers {
+        let topic = shape.topic(i);
+        tasks.spawn(async move {
+            let publisher = SnPublisher::connect(gateway, &format!("wb-sn{i}"), &topic).await?;
+            anyhow::Ok((i, publisher))
+        });
+    }
+    let mut publishers: Vec<Option<SnPublisher>> = (0..shape.publishers).map(|_| None).collect();
+    while let Some(result) = tasks.join_next().await {
+        let (i, publisher) = result.context("MQTT-SN connect task")??;
+        publishers[i] = Some(publisher);
+    }
+    Ok(publishers.into_iter().flatten().collect())
 }
 
 /// Connects `n` clients at once (`{prefix}{i}`), subscribing each to `filter(i)` if any.

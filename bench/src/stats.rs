@@ -36,6 +36,13 @@ pub enum Metric {
     /// TCP retransmission timeouts on the whole machine during the measurement:
     /// above 0, loopback packets were lost and the figures are suspect.
     TcpTimeouts,
+    /// MQTT-SN: QoS 1 PUBLISHes sent again after no PUBACK came within the retry time.
+    Resent,
+    /// MQTT-SN: QoS 1 PUBLISHes answered with PUBACK "congestion" (and sent again).
+    Congested,
+    /// UDP datagrams the kernel dropped for a full receive buffer (`Udp: RcvbufErrors`),
+    /// on the whole machine during the measurement.
+    UdpDrops,
 }
 
 impl Metric {
@@ -62,6 +69,9 @@ impl Metric {
             Self::BrokerCpuUsPerMsg => "broker CPU µs/msg",
             Self::WallS => "wall s",
             Self::TcpTimeouts => "TCP timeouts",
+            Self::Resent => "resent",
+            Self::Congested => "congested",
+            Self::UdpDrops => "UDP drops",
         }
     }
 
