@@ -21,9 +21,10 @@ use crate::broker::router::RouterConfig;
 use crate::session::SessionContext;
 use crate::session::connect::SessionConfig;
 use crate::settings::Settings;
+use crate::transport::http::{self, HttpContext};
 use crate::transport::limit::ConnectionLimit;
-use crate::transport::tcp;
 use crate::transport::workers::Workers;
+use crate::transport::{tcp, ws};
 
 /// How long connections get to receive their DISCONNECT before the process exits.
 const DRAIN: Duration = Duration::from_millis(300);
@@ -31,7 +32,10 @@ const DRAIN: Duration = Duration::from_millis(300);
 /// The addresses wren actually listens on (port 0 resolved).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoundAddrs {
+    /// `[mqtt] tcp`: MQTT over TCP.
     pub mqtt_tcp: Vec<SocketAddr>,
+    /// `[http] listen`: the page and MQTT over WebSocket; empty when off.
+    pub http: Vec<SocketAddr>,
 }
 
 /// A running gateway.
@@ -142,12 +146,14 @@ async fn start_listeners(settings: &Settings, workers: &Workers) -> anyhow::Resu
         listener: "tcp",
     };
     let limit = ConnectionLimit::new(settings.limits.max_connections);
-    let listeners = tcp::bind(&settings.mqtt.tcp).await?;
+    let tcp_listeners = tcp::bind(&settings.mqtt.tcp, "mqtt.tcp").await?;
+    let http_listeners = tcp::bind(&settings.http.listen, "http.listen").await?;
     let mut addrs = BoundAddrs {
         mqtt_tcp: Vec::new(),
+        http: Vec::new(),
     };
     let mut tasks = Vec::new();
-    for listener in listeners {
+    for listener in tcp_listeners {
         addrs.mqtt_tcp.push(listener.local_addr()?);
         tasks.push(actix::spawn(tcp::serve(
             listener,
@@ -156,7 +162,30 @@ async fn start_listeners(settings: &Settings, workers: &Workers) -> anyhow::Resu
             limit.clone(),
         )));
     }
+    let http_cx = Arc::new(http_context(settings, cx));
+    for listener in http_listeners {
+        addrs.http.push(listener.local_addr()?);
+        tasks.push(actix::spawn(http::serve(
+            listener,
+            http_cx.clone(),
+            workers.picker(),
+            limit.clone(),
+        )));
+    }
     Ok((addrs, broker, tasks))
+}
+
+fn http_context(settings: &Settings, cx: SessionContext) -> HttpContext {
+    HttpContext {
+        session: SessionContext {
+            listener: "ws",
+            ..cx
+        },
+        ws_path: settings.http.ws_path.clone(),
+        allowed_origins: settings.http.allowed_origins.clone(),
+        request_timeout: settings.limits.connect_timeout,
+        ws_config: ws::config(settings.limits.max_packet_size),
+    }
 }
 
 fn session_config(settings: &Settings) -> SessionConfig {

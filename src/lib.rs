@@ -1,8 +1,8 @@
 //! wren: a home gateway for sensor radios.
 //!
-//! One process that is an MQTT broker (3.1, 3.1.1 and 5.0 over TCP), and, as the
-//! project grows, MQTT over WebSocket for browser dashboards and an MQTT-SN gateway
-//! for sensor nodes on UDP and serial radios.
+//! One process that is an MQTT broker (3.1, 3.1.1 and 5.0 over TCP, and over
+//! WebSocket for browser dashboards), and, as the project grows, an MQTT-SN
+//! gateway for sensor nodes on UDP and serial radios.
 //!
 //! # Layout
 //!
@@ -10,10 +10,15 @@
 //! protocol/   sans-IO: bytes in, values out (no actix, tokio, tracing or clocks)
 //!   topic       topic names and filters: validation and matching
 //!   mqtt/       MQTT 3.1 / 3.1.1 / 5.0 packets, decode, encode, v5 properties
+//!   http        HTTP/1.1 request heads in, responses out
+//!   websocket   the WebSocket handshake for MQTT: subprotocols, origins
 //! broker/     the Broker actor: one owner of sessions, subscriptions and retained messages
 //!   router      the pure routing core the actor delegates to
 //! session/    the MqttSession actor: one per connection, transport-agnostic
-//! transport/  listeners: sockets in, sessions out; no protocol logic
+//! transport/  listeners: sockets in, sessions out; no MQTT logic
+//!   tcp         MQTT over TCP
+//!   http        the HTTP listener: a page at `/`, WebSocket upgrades at `[http] ws_path`
+//!   ws          WebSocket frames <-> a session's byte stream (tokio-tungstenite)
 //! settings    typed configuration: embedded defaults < user file < WREN__* environment
 //! app         starts everything and shuts it down cleanly
 //! ```
