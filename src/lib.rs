@@ -10,6 +10,7 @@
 //! protocol/   sans-IO: bytes in, values out (no actix, tokio, tracing or clocks)
 //!   topic       topic names and filters: validation and matching
 //!   mqtt/       MQTT 3.1 / 3.1.1 / 5.0 packets, decode, encode, v5 properties
+//!   mqttsn/     MQTT-SN 1.2 messages, decode, encode, forwarder encapsulation
 //!   http        HTTP/1.1 request heads in, responses out
 //!   websocket   the WebSocket handshake for MQTT: subprotocols, origins
 //! broker/     the Broker actor: one owner of sessions, subscriptions and retained messages

@@ -47,3 +47,36 @@ fn protocol_sources_do_no_io_and_read_no_clock() {
         offences.join("\n")
     );
 }
+
+/// The broker's routing core and the session's rules are pure too: testable
+/// with time passed in, with no actor runtime.
+#[test]
+fn routing_core_and_session_rules_do_not_depend_on_the_runtime() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let pure = [
+        "broker/router.rs",
+        "broker/subscriptions.rs",
+        "broker/retained.rs",
+        "broker/publication.rs",
+        "session/state.rs",
+        "session/connect.rs",
+        "session/aliases.rs",
+    ];
+    let mut offences = Vec::new();
+    for file in pure {
+        let source = fs::read_to_string(src.join(file)).unwrap();
+        for (number, line) in source.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for word in ["actix", "tokio"] {
+                if code.contains(word) {
+                    offences.push(format!("{file}:{}: {word}", number + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "pure modules must not use the runtime:\n{}",
+        offences.join("\n")
+    );
+}

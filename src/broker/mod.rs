@@ -64,7 +64,7 @@ impl Handler<Connect> for Broker {
     type Result = MessageResult<Connect>;
 
     fn handle(&mut self, msg: Connect, _: &mut Context<Self>) -> Self::Result {
-        let attached: Attached = self.router.connect(msg.0, Instant::now());
+        let attached: Attached = self.router.connect(msg.0);
         MessageResult(attached)
     }
 }

@@ -104,6 +104,15 @@ struct SessionRecord<C> {
     will_due: Option<Instant>,
 }
 
+/// A subscription as the tree keeps it. Shared ones are not merged with a
+/// session's other matches: a session subscribed both ways gets one copy for
+/// each (MQTT 5.0 §4.8.2).
+#[derive(Debug, Clone, Copy)]
+struct Stored {
+    subscription: Subscription,
+    shared: bool,
+}
+
 /// Per-publish aggregation for one subscriber: overlapping subscriptions give
 /// one delivery at the highest granted QoS (MQTT 3.1.1 §3.3.5, 5.0 §3.3.4).
 #[derive(Default)]
@@ -118,10 +127,14 @@ pub struct Router<C> {
     config: RouterConfig,
     sessions: HashMap<SessionKey, SessionRecord<C>>,
     by_client_id: HashMap<ByteString, SessionKey>,
-    tree: SubscriptionTree<SessionKey, Subscription>,
+    tree: SubscriptionTree<SessionKey, Stored>,
     retained: RetainedStore<Arc<Publication>>,
     next_key: u64,
     matched: HashMap<SessionKey, Matched>,
+    /// Per-publish scratch: shared-subscription matches, delivered one by one.
+    shared_hits: Vec<(SessionKey, Subscription)>,
+    /// Wills of connections replaced by a takeover, until they report how they ended.
+    taken_over: HashMap<ConnId, Will>,
     slow_consumers: u64,
 }
 
@@ -136,6 +149,8 @@ impl<C: Connection> Router<C> {
             retained: RetainedStore::new(),
             next_key: 1,
             matched: HashMap::new(),
+            shared_hits: Vec::new(),
+            taken_over: HashMap::new(),
             slow_consumers: 0,
         }
     }
@@ -157,7 +172,7 @@ impl<C: Connection> Router<C> {
 
     /// Attaches a connection to its session: resumes it, or starts a new one,
     /// taking it over from any connection that still holds it (MQTT 3.1.4-3).
-    pub fn connect(&mut self, request: ConnectRequest<C>, now: Instant) -> Attached {
+    pub fn connect(&mut self, request: ConnectRequest<C>) -> Attached {
         let assigned = request.client_id.is_empty();
         let client_id = if assigned {
             self.assign_client_id()
@@ -165,23 +180,23 @@ impl<C: Connection> Router<C> {
             request.client_id
         };
         let mut session_present = false;
-        let mut takeover_will = None;
         if let Some(&key) = self.by_client_id.get(&client_id)
             && let Some(record) = self.sessions.get_mut(&key)
         {
             if let Some(old) = record.online.take() {
                 old.connection.kick(ReasonCode::SESSION_TAKEN_OVER);
-                // The old connection ended without DISCONNECT: its will goes out now
-                // unless it was delayed, because a new connection for the client id
-                // cancels a delayed will (MQTT 5.0 §3.1.3.2.2).
-                takeover_will = record.will.take().filter(|w| w.delay == 0);
+                // The old connection may have sent DISCONNECT a moment ago, its
+                // report still on the way: its will waits for that report. A
+                // delayed will is cancelled by the new connection (MQTT 5.0 §3.1.3.2.2).
+                if let Some(will) = record.will.take().filter(|w| w.delay == 0) {
+                    self.taken_over.insert(old.conn_id, will);
+                }
             }
             record.will = None;
             record.will_due = None;
-            session_present = !request.clean_start;
-        }
-        if let Some(will) = takeover_will {
-            self.publish(will.publication, now);
+            // A session that was to end with its connection (expiry 0) ends
+            // with the takeover too; it is not resumed [MQTT-3.1.2-6].
+            session_present = !request.clean_start && record.expiry != 0;
         }
         if !session_present && let Some(key) = self.by_client_id.get(&client_id).copied() {
             self.end_session(key);
@@ -224,6 +239,12 @@ impl<C: Connection> Router<C> {
         expiry: Option<u32>,
         now: Instant,
     ) {
+        if let Some(will) = self.taken_over.remove(&conn_id) {
+            if how == Departure::Abnormal {
+                self.publish(will.publication, now);
+            }
+            return;
+        }
         let Some(record) = self.sessions.get_mut(&key) else {
             return;
         };
@@ -296,12 +317,18 @@ impl<C: Connection> Router<C> {
         }
         let sessions = &self.sessions;
         let matched = &mut self.matched;
+        let shared_hits = &mut self.shared_hits;
         let origin = publication.origin;
         self.tree.for_each_match(
             &publication.topic,
             |key| sessions.get(&key).is_some_and(|r| r.online.is_some()),
-            |key, subscription| {
+            |key, stored| {
+                let subscription = stored.subscription;
                 if subscription.options.no_local && origin == Some(key) {
+                    return;
+                }
+                if stored.shared {
+                    shared_hits.push((key, subscription));
                     return;
                 }
                 let entry = matched.entry(key).or_default();
@@ -323,6 +350,17 @@ impl<C: Connection> Router<C> {
             self.deliver(key, delivery, now);
         }
         self.matched = matched;
+        let mut shared_hits = std::mem::take(&mut self.shared_hits);
+        for (key, subscription) in shared_hits.drain(..) {
+            let delivery = Delivery {
+                publication: publication.clone(),
+                qos: publication.qos.min(subscription.options.qos),
+                retain: subscription.options.retain_as_published && publication.retain,
+                subscription_ids: subscription.id.into_iter().collect(),
+            };
+            self.deliver(key, delivery, now);
+        }
+        self.shared_hits = shared_hits;
     }
 
     /// Adds subscriptions for a session; returns one reason code per filter and
@@ -345,7 +383,11 @@ impl<C: Connection> Router<C> {
                 continue;
             };
             record.filters.insert(filter.clone());
-            let existed = self.tree.insert(group, inner, key, *subscription).is_some();
+            let stored = Stored {
+                subscription: *subscription,
+                shared: group.is_some(),
+            };
+            let existed = self.tree.insert(group, inner, key, stored).is_some();
             reasons.push(ReasonCode::granted(subscription.options.qos));
             let wants_retained = match subscription.options.retain_handling {
                 RetainHandling::SendAtSubscribe => true,
@@ -548,7 +590,7 @@ mod tests {
             conn_id,
             connection: probe.clone(),
         };
-        (r.connect(request, Instant::now()), probe, conn_id)
+        (r.connect(request), probe, conn_id)
     }
 
     fn publication(topic: &str, qos: QoS, retain: bool, payload: &'static [u8]) -> Publication {
@@ -561,6 +603,24 @@ mod tests {
             expires_at: None,
             origin: None,
         }
+    }
+
+    /// A session subscribed to the topic the test wills use.
+    fn watcher(r: &mut Router<Probe>) -> Attached {
+        let (w, _, _) = connect(r, "watcher", true, 0, None);
+        r.subscribe(
+            w.key,
+            &[("will".into(), sub(QoS::AtLeastOnce))],
+            Instant::now(),
+        );
+        w
+    }
+
+    fn will(delay: u32) -> Option<Will> {
+        Some(Will {
+            publication: publication("will", QoS::AtLeastOnce, false, b"gone"),
+            delay,
+        })
     }
 
     fn sub(qos: QoS) -> Subscription {
@@ -722,49 +782,68 @@ mod tests {
     #[test]
     fn will_published_on_abnormal_departure_not_on_clean_one() {
         let mut r = router();
-        let (w, _, _) = connect(&mut r, "watcher", true, 0, None);
-        r.subscribe(
-            w.key,
-            &[("will".into(), sub(QoS::AtLeastOnce))],
-            Instant::now(),
-        );
-        let will = || {
-            Some(Will {
-                publication: publication("will", QoS::AtLeastOnce, false, b"gone"),
-                delay: 0,
-            })
-        };
-        let (a, _, conn) = connect(&mut r, "a", true, 0, will());
+        let w = watcher(&mut r);
+        let (a, _, conn) = connect(&mut r, "a", true, 0, will(0));
         r.disconnect(a.key, conn, Departure::Clean, None, Instant::now());
         assert!(drain(&w).is_empty());
-        let (b, _, conn) = connect(&mut r, "b", true, 0, will());
+        let (b, _, conn) = connect(&mut r, "b", true, 0, will(0));
         r.disconnect(b.key, conn, Departure::Abnormal, None, Instant::now());
         assert_eq!(drain(&w), vec![("will".into(), QoS::AtLeastOnce, false)]);
     }
 
     #[test]
-    fn delayed_will_fires_after_delay_unless_the_client_returns() {
+    fn takeover_will_waits_for_how_the_old_connection_ended() {
         let mut r = router();
-        let (w, _, _) = connect(&mut r, "watcher", true, 0, None);
+        let w = watcher(&mut r);
+        // The old connection sent DISCONNECT, but the new CONNECT reached the broker first.
+        let (a, _, old) = connect(&mut r, "a", false, 100, will(0));
+        connect(&mut r, "a", false, 100, will(0));
+        assert!(
+            drain(&w).is_empty(),
+            "no will before the old connection reports"
+        );
+        r.disconnect(a.key, old, Departure::Clean, None, Instant::now());
+        assert!(drain(&w).is_empty(), "a clean DISCONNECT discards the will");
+        // A genuine takeover of a connection that just dropped publishes it.
+        let (b, _, old) = connect(&mut r, "b", false, 100, will(0));
+        connect(&mut r, "b", false, 100, None);
+        r.disconnect(b.key, old, Departure::Abnormal, None, Instant::now());
+        assert_eq!(drain(&w).len(), 1);
+    }
+
+    #[test]
+    fn taking_over_a_session_that_ends_with_its_connection_starts_afresh() {
+        let mut r = router();
+        let (a, _, _) = connect(&mut r, "c", true, 0, None);
         r.subscribe(
-            w.key,
-            &[("will".into(), sub(QoS::AtLeastOnce))],
+            a.key,
+            &[("t".into(), sub(QoS::AtLeastOnce))],
             Instant::now(),
         );
-        let will = || {
-            Some(Will {
-                publication: publication("will", QoS::AtLeastOnce, false, b"gone"),
-                delay: 5,
-            })
-        };
+        let (b, _, _) = connect(&mut r, "c", false, 100, None);
+        assert!(!b.session_present);
+        r.publish(
+            publication("t", QoS::AtLeastOnce, false, b"1"),
+            Instant::now(),
+        );
+        assert!(
+            drain(&b).is_empty(),
+            "the old subscriptions ended with the old session"
+        );
+    }
+
+    #[test]
+    fn delayed_will_fires_after_delay_unless_the_client_returns() {
+        let mut r = router();
+        let w = watcher(&mut r);
         let t0 = Instant::now();
-        let (a, _, conn) = connect(&mut r, "a", false, 100, will());
+        let (a, _, conn) = connect(&mut r, "a", false, 100, will(5));
         r.disconnect(a.key, conn, Departure::Abnormal, None, t0);
         r.tick(t0 + Duration::from_secs(4));
         assert!(drain(&w).is_empty());
         r.tick(t0 + Duration::from_secs(6));
         assert_eq!(drain(&w).len(), 1);
-        let (b, _, conn) = connect(&mut r, "b", false, 100, will());
+        let (b, _, conn) = connect(&mut r, "b", false, 100, will(5));
         r.disconnect(b.key, conn, Departure::Abnormal, None, t0);
         connect(&mut r, "b", false, 100, None);
         r.tick(t0 + Duration::from_secs(6));
@@ -784,6 +863,33 @@ mod tests {
         assert_eq!(r.session_count(), 1);
         r.tick(t0 + Duration::from_secs(11));
         assert_eq!(r.session_count(), 0);
+    }
+
+    #[test]
+    fn shared_and_plain_subscriptions_of_one_session_each_get_a_copy() {
+        let mut r = router();
+        let (a, _, _) = connect(&mut r, "a", true, 0, None);
+        r.subscribe(
+            a.key,
+            &[
+                ("t".into(), sub(QoS::AtMostOnce)),
+                ("$share/g/t".into(), sub(QoS::AtLeastOnce)),
+            ],
+            Instant::now(),
+        );
+        r.publish(
+            publication("t", QoS::AtLeastOnce, false, b"x"),
+            Instant::now(),
+        );
+        let mut got = drain(&a);
+        got.sort_by_key(|(_, qos, _)| *qos);
+        assert_eq!(
+            got,
+            vec![
+                ("t".into(), QoS::AtMostOnce, false),
+                ("t".into(), QoS::AtLeastOnce, false)
+            ]
+        );
     }
 
     #[test]

@@ -4,5 +4,6 @@
 
 pub mod http;
 pub mod mqtt;
+pub mod mqttsn;
 pub mod topic;
 pub mod websocket;

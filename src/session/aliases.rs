@@ -90,6 +90,19 @@ impl OutboundAliases {
             _ => (topic.clone(), None),
         }
     }
+
+    /// Takes back an alias just assigned to `topic` by [`Self::apply`] for a
+    /// packet that was then not sent, so the client never sees an empty topic
+    /// with an alias it was not told about.
+    pub fn revoke_last(&mut self, topic: &ByteString) {
+        if self
+            .aliases
+            .get(topic)
+            .is_some_and(|&alias| usize::from(alias) == self.aliases.len())
+        {
+            self.aliases.remove(topic);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -133,6 +146,12 @@ mod tests {
         assert_eq!(a.apply(&"a".into()), ("a".into(), Some(1)));
         assert_eq!(a.apply(&"a".into()), ("".into(), Some(1)));
         assert_eq!(a.apply(&"b".into()), ("b".into(), None));
+        a.revoke_last(&"a".into());
+        assert_eq!(
+            a.apply(&"c".into()),
+            ("c".into(), Some(1)),
+            "a revoked alias is assigned again"
+        );
         let mut off = OutboundAliases::new(0);
         assert_eq!(off.apply(&"a".into()), ("a".into(), None));
     }

@@ -8,6 +8,7 @@ use tracing::{info, warn};
 use super::aliases::{InboundAliases, OutboundAliases};
 use super::connect::{self, Terms};
 use super::{Live, MqttSession, Phase};
+use crate::broker::Broker;
 use crate::broker::messages::{
     Connect as ConnectMsg, Subscribe as SubscribeMsg, Unsubscribe as UnsubscribeMsg,
 };
@@ -78,27 +79,20 @@ impl MqttSession {
             connection: ctx.address().recipient(),
         };
         self.phase = Phase::Attaching;
-        self.blocked = true;
-        let attached = self
-            .cx
-            .broker
-            .send(ConnectMsg(request))
-            .into_actor(self)
-            .map(move |result, session, ctx| {
-                session.blocked = false;
-                match result {
-                    Ok(attached) => session.on_attached(attached, terms, ctx),
-                    Err(_) => {
-                        session.write(&Packet::ConnAck(connect::refused(
-                            ReasonCode::SERVER_UNAVAILABLE,
-                        )));
-                        session.closing = true;
-                        ctx.stop();
-                    }
+        self.ask_broker(
+            ctx,
+            ConnectMsg(request),
+            move |session, answer, ctx| match answer {
+                Some(attached) => session.on_attached(attached, terms, ctx),
+                None => {
+                    session.write(&Packet::ConnAck(connect::refused(
+                        ReasonCode::SERVER_UNAVAILABLE,
+                    )));
+                    session.closing = true;
+                    ctx.stop();
                 }
-                session.process_input(ctx);
-            });
-        ctx.wait(attached);
+            },
+        );
     }
 
     fn on_attached(&mut self, attached: Attached, terms: Terms, ctx: &mut Context<Self>) {
@@ -265,37 +259,25 @@ impl MqttSession {
                 }
             }
         }
-        self.send_batch(ctx);
-        self.blocked = true;
         let packet_id = subscribe.packet_id;
         let request = SubscribeMsg {
             key,
             filters: accepted,
         };
-        let answered =
-            self.cx
-                .broker
-                .send(request)
-                .into_actor(self)
-                .map(move |result, session, ctx| {
-                    session.blocked = false;
-                    let mut granted = result.unwrap_or_default().into_iter();
-                    let reasons = reasons
-                        .into_iter()
-                        .map(|r| {
-                            r.unwrap_or_else(|| {
-                                granted.next().unwrap_or(ReasonCode::UNSPECIFIED_ERROR)
-                            })
-                        })
-                        .collect();
-                    session.write(&Packet::SubAck(SubAck {
-                        packet_id,
-                        reasons,
-                        properties: Properties::default(),
-                    }));
-                    session.process_input(ctx);
-                });
-        ctx.wait(answered);
+        self.ask_broker(ctx, request, move |session, granted, _| {
+            let mut granted = granted.unwrap_or_default().into_iter();
+            let reasons = reasons
+                .into_iter()
+                .map(|r| {
+                    r.unwrap_or_else(|| granted.next().unwrap_or(ReasonCode::UNSPECIFIED_ERROR))
+                })
+                .collect();
+            session.write(&Packet::SubAck(SubAck {
+                packet_id,
+                reasons,
+                properties: Properties::default(),
+            }));
+        });
     }
 
     fn on_unsubscribe(&mut self, unsubscribe: Unsubscribe, ctx: &mut Context<Self>) {
@@ -304,22 +286,38 @@ impl MqttSession {
             key: live.key,
             filters: unsubscribe.filters,
         };
+        let packet_id = unsubscribe.packet_id;
+        self.ask_broker(ctx, request, move |session, reasons, _| {
+            let reasons = reasons.unwrap_or_default();
+            session.write(&Packet::UnsubAck(UnsubAck {
+                packet_id,
+                reasons,
+                properties: Properties::default(),
+            }));
+        });
+    }
+
+    /// Sends the broker a request whose answer the client must see before
+    /// anything that follows it on this connection: publications decoded so far
+    /// go first, and decoding pauses until the answer (`None` if the broker is
+    /// gone) has been handled.
+    fn ask_broker<M, F>(&mut self, ctx: &mut Context<Self>, request: M, on_answer: F)
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        Broker: Handler<M>,
+        F: FnOnce(&mut Self, Option<M::Result>, &mut Context<Self>) + 'static,
+    {
         self.send_batch(ctx);
         self.blocked = true;
-        let packet_id = unsubscribe.packet_id;
         let answered =
             self.cx
                 .broker
                 .send(request)
                 .into_actor(self)
-                .map(move |result, session, ctx| {
+                .map(move |answer, session, ctx| {
                     session.blocked = false;
-                    let reasons = result.unwrap_or_default();
-                    session.write(&Packet::UnsubAck(UnsubAck {
-                        packet_id,
-                        reasons,
-                        properties: Properties::default(),
-                    }));
+                    on_answer(session, answer.ok(), ctx);
                     session.process_input(ctx);
                 });
         ctx.wait(answered);

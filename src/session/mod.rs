@@ -37,7 +37,9 @@ use crate::broker::Broker;
 use crate::broker::messages::{Disconnected, Publish, ToConnection};
 use crate::broker::publication::{ConnId, Publication, SessionKey};
 use crate::broker::router::Departure;
-use crate::protocol::mqtt::{self, Disconnect, Packet, Properties, ProtocolVersion, ReasonCode};
+use crate::protocol::mqtt::{
+    self, DecodeError, Disconnect, Packet, Properties, ProtocolVersion, ReasonCode,
+};
 use crate::transport::limit::Permit;
 
 /// Any transport's read side, as a stream of byte chunks.
@@ -133,6 +135,12 @@ impl MqttSession {
                 Ok(None) => break,
                 Err(error) => {
                     warn!(%error, "malformed packet, closing");
+                    if matches!(self.phase, Phase::AwaitingConnect)
+                        && let DecodeError::UnsupportedProtocolVersion(_) = error
+                    {
+                        // MQTT 3.1.1 §3.1.2.2: answer with return code 0x01, then close.
+                        self.write(&Packet::ConnAck(connect::refused(error.reason_code())));
+                    }
                     self.close(ctx, error.reason_code());
                 }
             }
@@ -172,21 +180,24 @@ impl MqttSession {
         }
     }
 
-    /// Writes what it can now; the rest when the transport has room.
-    fn flush(&mut self, ctx: &mut Context<Self>) {
+    /// Writes what it can now; the rest when the transport has room. True
+    /// when everything was written.
+    fn flush(&mut self, ctx: &mut Context<Self>) -> bool {
         if self.flushing {
-            return;
+            return false;
         }
         match self.outlet.try_flush() {
-            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Ok(())) => true,
             Poll::Ready(Err(error)) => {
                 debug!(%error, "write failed");
                 self.closing = true;
                 ctx.stop();
+                false
             }
             Poll::Pending => {
                 self.flushing = true;
                 ctx.spawn(FlushWhenWritable);
+                false
             }
         }
     }
@@ -248,7 +259,8 @@ impl Actor for MqttSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        self.outlet.shutdown();
+        // The broker hears of the departure before the client can see the
+        // close, so a client that reconnects at once finds it already handled.
         if let Phase::Connected(live) = &self.phase {
             let _entered = self.span.enter();
             info!(how = ?live.departure, "disconnected");
@@ -259,6 +271,7 @@ impl Actor for MqttSession {
                 expiry: live.expiry_update,
             });
         }
+        self.outlet.shutdown();
     }
 }
 

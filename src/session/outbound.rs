@@ -15,27 +15,41 @@ use crate::broker::publication::Delivery;
 use crate::protocol::mqtt::{self, Ack, Packet, PacketId, Properties, ProtocolVersion, Publish};
 
 impl MqttSession {
-    /// Moves as many queued messages into the write buffer as the inflight
-    /// window and the write buffer's high-water mark allow.
+    /// Moves queued messages into the write buffer and writes them, as far as
+    /// the inflight window allows; in rounds of at most [`HIGH_WATER`] bytes so
+    /// a long backlog never sits in memory twice.
     pub(super) fn drain(&mut self, ctx: &mut Context<Self>) {
+        while self.fill_from_queue() {
+            // The buffer reached its high-water mark: write it before taking more.
+            // When the transport is full, `FlushWhenWritable` drains again later.
+            if self.flushing || !self.flush(ctx) {
+                return;
+            }
+        }
+        self.flush(ctx);
+    }
+
+    /// Encodes queued messages until the queue, the window or the buffer's
+    /// high-water mark stops it; true when the high-water mark did.
+    fn fill_from_queue(&mut self) -> bool {
         if self.closing {
-            return;
+            return false;
         }
         let version = self.version;
         let conn_id = self.conn_id;
         let Phase::Connected(live) = &mut self.phase else {
-            return;
+            return false;
         };
         let shared = live.state.clone();
         let mut state = shared.lock();
         if !state.is_owned_by(conn_id) {
-            return;
+            return false;
         }
         state.woken();
         let now = Instant::now();
         while self.outlet.pending() < HIGH_WATER {
             let Some((packet_id, delivery)) = state.next_to_send(live.terms.window, now) else {
-                break;
+                return false;
             };
             write_delivery(
                 live,
@@ -48,8 +62,7 @@ impl MqttSession {
                 &mut state,
             );
         }
-        drop(state);
-        self.flush(ctx);
+        true
     }
 
     /// Resends, in order, what a resumed session left unacknowledged:
@@ -100,8 +113,10 @@ fn write_delivery(
     state: &mut SessionState,
 ) {
     let publication = &delivery.publication;
+    let mut new_alias = false;
     let (topic, properties) = if version.is_v5() {
         let (topic, alias) = live.aliases_out.apply(&publication.topic);
+        new_alias = alias.is_some() && !topic.is_empty();
         let mut properties = publication.properties.clone();
         properties.topic_alias = alias;
         properties
@@ -128,6 +143,9 @@ fn write_delivery(
     };
     if !fits {
         buf.truncate(start);
+        if new_alias {
+            live.aliases_out.revoke_last(&publication.topic);
+        }
         debug!(topic = %publication.topic, "message larger than the client accepts, discarded");
         if let Some(id) = packet_id {
             state.puback(id);

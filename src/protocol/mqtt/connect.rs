@@ -5,7 +5,7 @@ use bytes::{BufMut, BytesMut};
 use super::error::{DecodeError, EncodeError};
 use super::packet::{ConnAck, Connect, LastWill, ProtocolVersion, QoS, ReasonCode};
 use super::primitives::{Reader, field_len, put_field};
-use super::properties::{Properties, Scope};
+use super::properties::{Properties, Scope, properties_len, read_properties};
 
 const CLEAN_START: u8 = 0b0000_0010;
 const WILL: u8 = 0b0000_0100;
@@ -89,32 +89,6 @@ pub(super) fn read_connect(r: &mut Reader) -> Result<Connect, DecodeError> {
         password,
         properties,
     })
-}
-
-/// Properties exist only in 5.0; earlier versions get the empty set.
-fn read_properties(
-    r: &mut Reader,
-    version: ProtocolVersion,
-    scope: Scope,
-) -> Result<Properties, DecodeError> {
-    if version.is_v5() {
-        Properties::read(r, scope)
-    } else {
-        Ok(Properties::default())
-    }
-}
-
-/// The properties' wire size, or 0 before 5.0 where they are left out.
-fn properties_len(
-    properties: &Properties,
-    version: ProtocolVersion,
-    scope: Scope,
-) -> Result<usize, EncodeError> {
-    if version.is_v5() {
-        properties.encoded_len(scope)
-    } else {
-        Ok(0)
-    }
 }
 
 /// The size of a CONNECT body, written for `connect.protocol`.

@@ -92,6 +92,39 @@ mod tests {
         assert_eq!(error.reason_code(), reason, "{error:?}");
     }
 
+    /// Names the test of each variant; a new variant fails to compile here until
+    /// it has a test of its own.
+    #[allow(dead_code)]
+    fn test_of(error: DecodeError) -> &'static str {
+        match error {
+            DecodeError::TooLarge { .. } => "too_large_is_refused_from_the_header_alone",
+            DecodeError::VarIntTooLong => "var_int_too_long",
+            DecodeError::InvalidPacketType(_) => "invalid_packet_type",
+            DecodeError::InvalidHeaderFlags { .. } => "invalid_header_flags",
+            DecodeError::InvalidQoS => "invalid_qos",
+            DecodeError::DupWithQoS0 => "dup_with_qos0",
+            DecodeError::ZeroPacketId => "zero_packet_id",
+            DecodeError::Truncated => "truncated",
+            DecodeError::TrailingBytes => "trailing_bytes",
+            DecodeError::InvalidUtf8 => "invalid_utf8",
+            DecodeError::NullCharacter => "null_character",
+            DecodeError::InvalidProtocolName => "invalid_protocol_name",
+            DecodeError::UnsupportedProtocolVersion(_) => "unsupported_protocol_version",
+            DecodeError::ReservedConnectFlag => "reserved_connect_flag",
+            DecodeError::InvalidWillFlags => "invalid_will_flags",
+            DecodeError::PasswordWithoutUsername => "password_without_username",
+            DecodeError::ReservedConnAckFlags => "reserved_connack_flags",
+            DecodeError::InvalidReturnCode(_) => "invalid_return_code",
+            DecodeError::ReservedSubscriptionOptions => "reserved_subscription_options",
+            DecodeError::InvalidRetainHandling => "invalid_retain_handling",
+            DecodeError::NoTopicFilters => "no_topic_filters",
+            DecodeError::UnknownProperty(_) => "unknown_property",
+            DecodeError::PropertyNotAllowed(_) => "property_not_allowed",
+            DecodeError::DuplicateProperty(_) => "duplicate_property",
+            DecodeError::InvalidPropertyValue(_) => "invalid_property_value",
+        }
+    }
+
     const MALFORMED: ReasonCode = ReasonCode::MALFORMED_PACKET;
     const PROTOCOL: ReasonCode = ReasonCode::PROTOCOL_ERROR;
 

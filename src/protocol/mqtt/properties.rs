@@ -12,6 +12,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 
 use super::error::{DecodeError, EncodeError};
+use super::packet::ProtocolVersion;
 use super::primitives::{
     MAX_VAR_INT, Reader, field_len, put_field, put_var_int, var_int_len, var_int_value,
 };
@@ -414,6 +415,32 @@ impl Properties {
             buf.put_u8(id);
             value.put(buf)
         })
+    }
+}
+
+/// Properties exist only in 5.0; earlier versions get the empty set.
+pub(super) fn read_properties(
+    r: &mut Reader,
+    version: ProtocolVersion,
+    scope: Scope,
+) -> Result<Properties, DecodeError> {
+    if version.is_v5() {
+        Properties::read(r, scope)
+    } else {
+        Ok(Properties::default())
+    }
+}
+
+/// The properties' wire size, or 0 before 5.0 where they are left out.
+pub(super) fn properties_len(
+    properties: &Properties,
+    version: ProtocolVersion,
+    scope: Scope,
+) -> Result<usize, EncodeError> {
+    if version.is_v5() {
+        properties.encoded_len(scope)
+    } else {
+        Ok(0)
     }
 }
 

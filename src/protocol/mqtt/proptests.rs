@@ -15,8 +15,8 @@ const VERSIONS: [ProtocolVersion; 3] = [
     ProtocolVersion::V5,
 ];
 
-/// `decode(encode(p)) == p`, the whole encoding is consumed, and the size limit
-/// counts exactly the bytes written.
+/// `decode(encode(p)) == p`, the whole encoding is consumed, every proper prefix
+/// is `Ok(None)`, and the size limit counts exactly the bytes written.
 fn round_trip(packet: &Packet, version: ProtocolVersion) -> Result<(), TestCaseError> {
     let mut buf = BytesMut::new();
     let written =
@@ -31,6 +31,16 @@ fn round_trip(packet: &Packet, version: ProtocolVersion) -> Result<(), TestCaseE
             max: len - 1
         })
     );
+    for cut in 0..written {
+        let mut prefix = BytesMut::from(&buf[..cut]);
+        prop_assert_eq!(
+            decode(&mut prefix, version, len),
+            Ok(None),
+            "cut at {}",
+            cut
+        );
+        prop_assert_eq!(prefix.len(), cut, "a prefix was consumed");
+    }
     prop_assert_eq!(decode(&mut buf, version, len), Ok(Some(packet.clone())));
     prop_assert!(buf.is_empty());
     Ok(())

@@ -8,37 +8,11 @@ use super::packet::{
     UnsubAck, Unsubscribe,
 };
 use super::primitives::{Reader, field_len, put_field};
-use super::properties::{Properties, Scope};
+use super::properties::{Properties, Scope, properties_len, read_properties};
 
 const NO_LOCAL: u8 = 0b0000_0100;
 const RETAIN_AS_PUBLISHED: u8 = 0b0000_1000;
 const RETAIN_HANDLING_SHIFT: u8 = 4;
-
-/// Reads the properties of a 5.0 packet; earlier versions have none.
-fn read_properties(
-    r: &mut Reader,
-    version: ProtocolVersion,
-    scope: Scope,
-) -> Result<Properties, DecodeError> {
-    if version.is_v5() {
-        Properties::read(r, scope)
-    } else {
-        Ok(Properties::default())
-    }
-}
-
-/// The properties' wire size, or 0 before 5.0 where they are left out.
-fn properties_len(
-    properties: &Properties,
-    version: ProtocolVersion,
-    scope: Scope,
-) -> Result<usize, EncodeError> {
-    if version.is_v5() {
-        properties.encoded_len(scope)
-    } else {
-        Ok(0)
-    }
-}
 
 /// Reads one subscription options byte (3.1.1 §3.8.3.1, 5.0 §3.8.3.1).
 fn read_options(byte: u8, version: ProtocolVersion) -> Result<SubscriptionOptions, DecodeError> {
