@@ -631,19 +631,48 @@ fn a_malformed_packet_closes_the_websocket() {
 mod rumqttc_ws {
     use super::*;
     use rumqttc::{Event, Packet, QoS, Transport};
+    use tokio::sync::mpsc;
+    use tokio::task::JoinHandle;
     use tokio::time::timeout;
 
     fn ws_url(w: &Wren) -> String {
         format!("ws://{}/mqtt", w.http)
     }
 
-    /// A v3.1.1 client over WebSocket, or TCP when `ws` is false.
-    fn v4(
-        w: &Wren,
-        id: &str,
-        ws: bool,
-        will: Option<rumqttc::LastWill>,
-    ) -> (rumqttc::AsyncClient, rumqttc::EventLoop) {
+    /// A client whose event loop runs on its own task, so acknowledgements
+    /// flow whatever the test waits for; incoming packets arrive on `packets`.
+    struct Client<C, P> {
+        client: C,
+        packets: mpsc::UnboundedReceiver<P>,
+        events: JoinHandle<()>,
+    }
+
+    impl<C, P> Client<C, P> {
+        /// The next incoming packet `want` accepts; fails after [`WAIT`].
+        async fn until<T>(&mut self, mut want: impl FnMut(&P) -> Option<T>) -> T {
+            timeout(WAIT, async {
+                loop {
+                    let packet = self.packets.recv().await.expect("event loop ended");
+                    if let Some(found) = want(&packet) {
+                        return found;
+                    }
+                }
+            })
+            .await
+            .expect("timed out waiting for a packet")
+        }
+
+        /// Drops the connection without DISCONNECT.
+        async fn vanish(self) {
+            self.events.abort();
+            let _ = self.events.await;
+        }
+    }
+
+    type V4 = Client<rumqttc::AsyncClient, Packet>;
+
+    /// A v3.1.1 client over WebSocket, or TCP when `ws` is false, connected.
+    async fn v4(w: &Wren, id: &str, ws: bool, will: Option<rumqttc::LastWill>) -> V4 {
         let mut options = if ws {
             let mut o = rumqttc::MqttOptions::new(id, ws_url(w), w.http.port());
             o.set_transport(Transport::Ws);
@@ -655,69 +684,63 @@ mod rumqttc_ws {
         if let Some(will) = will {
             options.set_last_will(will);
         }
-        rumqttc::AsyncClient::new(options, 16)
-    }
-
-    /// Polls until `want` accepts an incoming packet, failing after [`WAIT`].
-    async fn until<T>(
-        events: &mut rumqttc::EventLoop,
-        mut want: impl FnMut(&Packet) -> Option<T>,
-    ) -> T {
-        timeout(WAIT, async {
-            loop {
-                if let Event::Incoming(packet) = events.poll().await.unwrap() {
-                    if let Some(found) = want(&packet) {
-                        return found;
-                    }
+        let (client, mut events) = rumqttc::AsyncClient::new(options, 16);
+        let (tx, packets) = mpsc::unbounded_channel();
+        let events = tokio::spawn(async move {
+            while let Ok(event) = events.poll().await {
+                if let Event::Incoming(packet) = event {
+                    let _ = tx.send(packet);
                 }
             }
-        })
-        .await
-        .expect("timed out waiting for a packet")
+        });
+        let mut client = Client {
+            client,
+            packets,
+            events,
+        };
+        client
+            .until(|p| matches!(p, Packet::ConnAck(_)).then_some(()))
+            .await;
+        client
     }
 
-    /// Drives `events` in the background until the test ends.
-    fn drive(mut events: rumqttc::EventLoop) {
-        tokio::spawn(async move { while events.poll().await.is_ok() {} });
-    }
-
-    async fn connected(events: &mut rumqttc::EventLoop) {
-        until(events, |p| matches!(p, Packet::ConnAck(_)).then_some(())).await;
-    }
-
-    async fn publishes(events: &mut rumqttc::EventLoop, n: usize) -> Vec<rumqttc::Publish> {
-        let mut got = Vec::new();
-        while got.len() < n {
-            got.push(
-                until(events, |p| match p {
-                    Packet::Publish(p) => Some(p.clone()),
-                    _ => None,
-                })
-                .await,
-            );
+    impl V4 {
+        async fn subscribe(&mut self, filter: &str, qos: QoS) {
+            self.client.subscribe(filter, qos).await.unwrap();
+            self.until(|p| matches!(p, Packet::SubAck(_)).then_some(()))
+                .await;
         }
-        got
+
+        async fn publishes(&mut self, n: usize) -> Vec<rumqttc::Publish> {
+            let mut got = Vec::new();
+            while got.len() < n {
+                got.push(
+                    self.until(|p| match p {
+                        Packet::Publish(p) => Some(p.clone()),
+                        _ => None,
+                    })
+                    .await,
+                );
+            }
+            got
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn v311_qos_0_1_2_over_websocket() {
         let w = wren("");
-        let (sub, mut sub_events) = v4(&w, "ws-sub", true, None);
-        connected(&mut sub_events).await;
-        sub.subscribe("q/#", QoS::ExactlyOnce).await.unwrap();
-        until(&mut sub_events, |p| {
-            matches!(p, Packet::SubAck(_)).then_some(())
-        })
-        .await;
-
-        let (publisher, mut pub_events) = v4(&w, "ws-pub", true, None);
-        connected(&mut pub_events).await;
-        drive(pub_events);
+        let mut sub = v4(&w, "ws-sub", true, None).await;
+        sub.subscribe("q/#", QoS::ExactlyOnce).await;
+        let publisher = v4(&w, "ws-pub", true, None).await;
         for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
             let payload = format!("{qos:?}");
-            publisher.publish("q/x", qos, false, payload).await.unwrap();
+            publisher
+                .client
+                .publish("q/x", qos, false, payload)
+                .await
+                .unwrap();
         }
-        let got = publishes(&mut sub_events, 3).await;
+        let got = sub.publishes(3).await;
         let got: Vec<(QoS, &[u8])> = got.iter().map(|p| (p.qos, &p.payload[..])).collect();
         assert_eq!(
             got,
@@ -732,30 +755,26 @@ mod rumqttc_ws {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn v311_retained_and_will_over_websocket() {
         let w = wren("");
-        let (publisher, mut pub_events) = v4(&w, "ws-ret", true, None);
-        connected(&mut pub_events).await;
+        let mut publisher = v4(&w, "ws-ret", true, None).await;
         publisher
+            .client
             .publish("r/state", QoS::AtLeastOnce, true, "on")
             .await
             .unwrap();
-        until(&mut pub_events, |p| {
-            matches!(p, Packet::PubAck(_)).then_some(())
-        })
-        .await;
+        publisher
+            .until(|p| matches!(p, Packet::PubAck(_)).then_some(()))
+            .await;
 
-        let (sub, mut sub_events) = v4(&w, "ws-late", true, None);
-        connected(&mut sub_events).await;
-        sub.subscribe("r/#", QoS::AtLeastOnce).await.unwrap();
-        let retained = publishes(&mut sub_events, 1).await.remove(0);
+        let mut sub = v4(&w, "ws-late", true, None).await;
+        sub.subscribe("r/#", QoS::AtLeastOnce).await;
+        let retained = sub.publishes(1).await.remove(0);
         assert!(retained.retain);
         assert_eq!(&retained.payload[..], b"on");
 
         let will = rumqttc::LastWill::new("r/will", "lost", QoS::AtLeastOnce, false);
-        let (_doomed, mut doomed_events) = v4(&w, "ws-doomed", true, Some(will));
-        connected(&mut doomed_events).await;
-        // Gone without DISCONNECT: the socket closes under the session.
-        drop(doomed_events);
-        let will = publishes(&mut sub_events, 1).await.remove(0);
+        let doomed = v4(&w, "ws-doomed", true, Some(will)).await;
+        doomed.vanish().await;
+        let will = sub.publishes(1).await.remove(0);
         assert_eq!(will.topic, "r/will");
         assert_eq!(&will.payload[..], b"lost");
     }
@@ -763,111 +782,102 @@ mod rumqttc_ws {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn tcp_and_websocket_clients_reach_each_other() {
         let w = wren("");
-        let (ws_client, mut ws_events) = v4(&w, "over-ws", true, None);
-        let (tcp_client, mut tcp_events) = v4(&w, "over-tcp", false, None);
-        connected(&mut ws_events).await;
-        connected(&mut tcp_events).await;
-        ws_client
-            .subscribe("from/tcp", QoS::ExactlyOnce)
-            .await
-            .unwrap();
-        tcp_client
-            .subscribe("from/ws", QoS::ExactlyOnce)
-            .await
-            .unwrap();
-        until(&mut ws_events, |p| {
-            matches!(p, Packet::SubAck(_)).then_some(())
-        })
-        .await;
-        until(&mut tcp_events, |p| {
-            matches!(p, Packet::SubAck(_)).then_some(())
-        })
-        .await;
-
-        tcp_client
+        let mut over_ws = v4(&w, "over-ws", true, None).await;
+        let mut over_tcp = v4(&w, "over-tcp", false, None).await;
+        over_ws.subscribe("from/tcp", QoS::ExactlyOnce).await;
+        over_tcp.subscribe("from/ws", QoS::ExactlyOnce).await;
+        over_tcp
+            .client
             .publish("from/tcp", QoS::ExactlyOnce, false, "a")
             .await
             .unwrap();
-        ws_client
+        over_ws
+            .client
             .publish("from/ws", QoS::ExactlyOnce, false, "b")
             .await
             .unwrap();
-        let (at_ws, at_tcp) =
-            tokio::join!(publishes(&mut ws_events, 1), publishes(&mut tcp_events, 1));
+        let at_ws = over_ws.publishes(1).await;
+        let at_tcp = over_tcp.publishes(1).await;
         assert_eq!(&at_ws[0].payload[..], b"a");
         assert_eq!(at_ws[0].qos, QoS::ExactlyOnce);
         assert_eq!(&at_tcp[0].payload[..], b"b");
+        assert_eq!(at_tcp[0].qos, QoS::ExactlyOnce);
     }
 
     mod v5 {
         use super::*;
         use rumqttc::v5::mqttbytes::QoS;
         use rumqttc::v5::mqttbytes::v5::{LastWill, Packet, Publish};
-        use rumqttc::v5::{AsyncClient, Event, EventLoop, MqttOptions};
+        use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 
-        fn client(w: &Wren, id: &str, will: Option<LastWill>) -> (AsyncClient, EventLoop) {
+        type V5 = Client<AsyncClient, Packet>;
+
+        /// A v5 client over WebSocket, connected.
+        async fn v5(w: &Wren, id: &str, will: Option<LastWill>) -> V5 {
             let mut options = MqttOptions::new(id, ws_url(w), w.http.port());
             options.set_transport(Transport::Ws);
             options.set_keep_alive(Duration::from_secs(30));
             if let Some(will) = will {
                 options.set_last_will(will);
             }
-            AsyncClient::new(options, 16)
-        }
-
-        async fn until<T>(events: &mut EventLoop, mut want: impl FnMut(&Packet) -> Option<T>) -> T {
-            timeout(WAIT, async {
-                loop {
-                    if let Event::Incoming(packet) = events.poll().await.unwrap() {
-                        if let Some(found) = want(&packet) {
-                            return found;
-                        }
+            let (client, mut events) = AsyncClient::new(options, 16);
+            let (tx, packets) = mpsc::unbounded_channel();
+            let events = tokio::spawn(async move {
+                while let Ok(event) = events.poll().await {
+                    if let Event::Incoming(packet) = event {
+                        let _ = tx.send(packet);
                     }
                 }
-            })
-            .await
-            .expect("timed out waiting for a packet")
+            });
+            let mut client = Client {
+                client,
+                packets,
+                events,
+            };
+            client
+                .until(|p| matches!(p, Packet::ConnAck(_)).then_some(()))
+                .await;
+            client
         }
 
-        async fn connected(events: &mut EventLoop) {
-            until(events, |p| matches!(p, Packet::ConnAck(_)).then_some(())).await;
-        }
+        impl V5 {
+            async fn subscribe(&mut self, filter: &str, qos: QoS) {
+                self.client.subscribe(filter, qos).await.unwrap();
+                self.until(|p| matches!(p, Packet::SubAck(_)).then_some(()))
+                    .await;
+            }
 
-        async fn next_publish(events: &mut EventLoop) -> Publish {
-            until(events, |p| match p {
-                Packet::Publish(p) => Some(p.clone()),
-                _ => None,
-            })
-            .await
+            async fn next_publish(&mut self) -> Publish {
+                self.until(|p| match p {
+                    Packet::Publish(p) => Some(p.clone()),
+                    _ => None,
+                })
+                .await
+            }
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn v5_qos_0_1_2_retained_and_will_over_websocket() {
             let w = wren("");
-            let (sub, mut sub_events) = client(&w, "v5-sub", None);
-            connected(&mut sub_events).await;
-            sub.subscribe("v5/#", QoS::ExactlyOnce).await.unwrap();
-            until(&mut sub_events, |p| {
-                matches!(p, Packet::SubAck(_)).then_some(())
-            })
-            .await;
+            let mut sub = v5(&w, "v5-sub", None).await;
+            sub.subscribe("v5/#", QoS::ExactlyOnce).await;
 
-            let (publisher, mut pub_events) = client(&w, "v5-pub", None);
-            connected(&mut pub_events).await;
-            drive_v5(pub_events);
+            let publisher = v5(&w, "v5-pub", None).await;
             for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
                 publisher
+                    .client
                     .publish("v5/q", qos, false, format!("{qos:?}"))
                     .await
                     .unwrap();
             }
             publisher
+                .client
                 .publish("v5/retained", QoS::AtLeastOnce, true, "kept")
                 .await
                 .unwrap();
             let mut got = Vec::new();
             for _ in 0..4 {
-                let p = next_publish(&mut sub_events).await;
+                let p = sub.next_publish().await;
                 got.push((p.qos, p.payload.to_vec()));
             }
             assert_eq!(
@@ -880,26 +890,21 @@ mod rumqttc_ws {
                 ]
             );
 
-            let (late, mut late_events) = client(&w, "v5-late", None);
-            connected(&mut late_events).await;
-            late.subscribe("v5/retained", QoS::AtLeastOnce)
+            let mut late = v5(&w, "v5-late", None).await;
+            late.client
+                .subscribe("v5/retained", QoS::AtLeastOnce)
                 .await
                 .unwrap();
-            let retained = next_publish(&mut late_events).await;
+            let retained = late.next_publish().await;
             assert!(retained.retain);
             assert_eq!(&retained.payload[..], b"kept");
 
             let will = LastWill::new("v5/will", "lost", QoS::AtLeastOnce, false, None);
-            let (_doomed, mut doomed_events) = client(&w, "v5-doomed", Some(will));
-            connected(&mut doomed_events).await;
-            drop(doomed_events);
-            let will = next_publish(&mut sub_events).await;
+            let doomed = v5(&w, "v5-doomed", Some(will)).await;
+            doomed.vanish().await;
+            let will = sub.next_publish().await;
             assert_eq!(&will.topic[..], b"v5/will");
             assert_eq!(&will.payload[..], b"lost");
-        }
-
-        fn drive_v5(mut events: EventLoop) {
-            tokio::spawn(async move { while events.poll().await.is_ok() {} });
         }
     }
 }
