@@ -18,13 +18,17 @@ use tracing::info;
 use crate::broker::Broker;
 use crate::broker::messages::Shutdown;
 use crate::broker::router::RouterConfig;
+use crate::gateway::datagram;
+use crate::gateway::link::SnLink;
+use crate::gateway::topics::TopicRegistry;
+use crate::gateway::{Gateway, GatewayConfig};
 use crate::session::SessionContext;
 use crate::session::connect::SessionConfig;
 use crate::settings::Settings;
 use crate::transport::http::{self, HttpContext};
 use crate::transport::limit::ConnectionLimit;
 use crate::transport::workers::Workers;
-use crate::transport::{tcp, ws};
+use crate::transport::{tcp, udp, ws};
 
 /// How long connections get to receive their DISCONNECT before the process exits.
 const DRAIN: Duration = Duration::from_millis(300);
@@ -36,6 +40,8 @@ pub struct BoundAddrs {
     pub mqtt_tcp: Vec<SocketAddr>,
     /// `[http] listen`: the page and MQTT over WebSocket; empty when off.
     pub http: Vec<SocketAddr>,
+    /// MQTT-SN UDP sockets; empty when `[mqttsn] udp = []`.
+    pub mqttsn_udp: Vec<SocketAddr>,
 }
 
 /// A running gateway.
@@ -151,6 +157,7 @@ async fn start_listeners(settings: &Settings, workers: &Workers) -> anyhow::Resu
     let mut addrs = BoundAddrs {
         mqtt_tcp: Vec::new(),
         http: Vec::new(),
+        mqttsn_udp: Vec::new(),
     };
     let mut tasks = Vec::new();
     for listener in tcp_listeners {
@@ -172,6 +179,7 @@ async fn start_listeners(settings: &Settings, workers: &Workers) -> anyhow::Resu
             limit.clone(),
         )));
     }
+    addrs.mqttsn_udp = start_mqttsn(settings, &broker, workers)?;
     Ok((addrs, broker, tasks))
 }
 
@@ -186,6 +194,35 @@ fn http_context(settings: &Settings, cx: SessionContext) -> HttpContext {
         request_timeout: settings.limits.connect_timeout,
         ws_config: ws::config(settings.limits.max_packet_size),
     }
+}
+
+/// Binds the MQTT-SN sockets and starts one link per socket.
+fn start_mqttsn(
+    settings: &Settings,
+    broker: &Addr<Broker>,
+    workers: &Workers,
+) -> anyhow::Result<Vec<SocketAddr>> {
+    let sn = &settings.mqttsn;
+    let gateway = Gateway {
+        broker: broker.clone(),
+        config: Arc::new(GatewayConfig::from_settings(settings)),
+        counters: Arc::default(),
+        registry: TopicRegistry::default(),
+        clients: ConnectionLimit::new(sn.max_clients),
+        workers: workers.picker(),
+    };
+    let mut bound = Vec::new();
+    for socket in udp::bind(&sn.udp, sn.multicast)? {
+        let local = socket.local_addr()?;
+        let advertise_to = match sn.multicast {
+            Some(group) if group.is_ipv4() == local.is_ipv4() => Some(group),
+            Some(_) => None,
+            None => udp::broadcast_for(local),
+        };
+        SnLink::start(gateway.clone(), datagram::udp(socket, advertise_to)?);
+        bound.push(local);
+    }
+    Ok(bound)
 }
 
 fn session_config(settings: &Settings) -> SessionConfig {

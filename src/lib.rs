@@ -1,8 +1,8 @@
 //! wren: a home gateway for sensor radios.
 //!
 //! One process that is an MQTT broker (3.1, 3.1.1 and 5.0 over TCP, and over
-//! WebSocket for browser dashboards), and, as the project grows, an MQTT-SN
-//! gateway for sensor nodes on UDP and serial radios.
+//! WebSocket for browser dashboards) and an MQTT-SN v1.2 gateway for sensor
+//! nodes over UDP; as the project grows, serial radio links.
 //!
 //! # Layout
 //!
@@ -16,6 +16,8 @@
 //! broker/     the Broker actor: one owner of sessions, subscriptions and retained messages
 //!   router      the pure routing core the actor delegates to
 //! session/    the MqttSession actor: one per connection, transport-agnostic
+//! gateway/    the MQTT-SN gateway: SnLink per datagram transport, SnClient per
+//!             client around a pure state machine (sleep, topic ids, retries)
 //! transport/  listeners: sockets in, sessions out; no MQTT logic
 //!   tcp         MQTT over TCP
 //!   http        the HTTP listener: a page at `/`, WebSocket upgrades at `[http] ws_path`
@@ -31,6 +33,7 @@
 
 pub mod app;
 pub mod broker;
+pub mod gateway;
 pub mod protocol;
 pub mod session;
 pub mod settings;

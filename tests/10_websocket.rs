@@ -22,9 +22,12 @@ struct Wren {
     http: SocketAddr,
 }
 
-/// wren on ephemeral loopback ports, with `extra` TOML layered on top.
+/// wren on ephemeral loopback ports, MQTT-SN off, with `extra` TOML layered
+/// on top (keys for `[http]` first, then other sections).
 fn wren(extra: &str) -> Wren {
-    let toml = format!("[mqtt]\ntcp = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n{extra}");
+    let toml = format!(
+        "[mqtt]\ntcp = \"127.0.0.1:0\"\n[mqttsn]\nudp = []\n[http]\nlisten = \"127.0.0.1:0\"\n{extra}"
+    );
     let settings = Settings::from_toml(&toml).unwrap();
     let server = Server::start(settings).unwrap();
     let addrs = server.addrs().clone();

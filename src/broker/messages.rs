@@ -7,7 +7,7 @@ use actix::prelude::*;
 use bytestring::ByteString;
 
 use super::publication::{ConnId, Publication, SessionKey};
-use super::router::{Attached, ConnectRequest, Departure, Subscription};
+use super::router::{Attached, ConnectRequest, Departure, Subscription, Will};
 use crate::protocol::mqtt::ReasonCode;
 
 /// A connection wants its session. Sent with `send` (the CONNACK waits for it).
@@ -25,6 +25,16 @@ pub struct Disconnected {
     pub how: Departure,
     /// A new session expiry interval from a v5 DISCONNECT.
     pub expiry: Option<u32>,
+}
+
+/// A connection replaces its will (MQTT-SN WILLTOPICUPD/WILLMSGUPD); `None`
+/// deletes it. Sent with `do_send`; ignored unless `conn_id` owns the session.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct SetWill {
+    pub key: SessionKey,
+    pub conn_id: ConnId,
+    pub will: Option<Will>,
 }
 
 /// Publications decoded from one read of a connection, in order. Batching per

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 
 use self::messages::{
-    Connect, Disconnected, Publish, Shutdown, Subscribe, ToConnection, Unsubscribe,
+    Connect, Disconnected, Publish, SetWill, Shutdown, Subscribe, ToConnection, Unsubscribe,
 };
 use self::router::{Attached, Connection, Router, RouterConfig};
 use crate::protocol::mqtt::ReasonCode;
@@ -75,6 +75,14 @@ impl Handler<Disconnected> for Broker {
     fn handle(&mut self, msg: Disconnected, _: &mut Context<Self>) {
         self.router
             .disconnect(msg.key, msg.conn_id, msg.how, msg.expiry, Instant::now());
+    }
+}
+
+impl Handler<SetWill> for Broker {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetWill, _: &mut Context<Self>) {
+        self.router.set_will(msg.key, msg.conn_id, msg.will);
     }
 }
 

@@ -40,7 +40,7 @@ pub struct RouterConfig {
 }
 
 /// A will registered at CONNECT, published when its connection ends abnormally.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Will {
     pub publication: Publication,
     /// MQTT 5 will delay interval, seconds.
@@ -276,6 +276,16 @@ impl<C: Connection> Router<C> {
         }
         if expiry == 0 {
             self.end_session(key);
+        }
+    }
+
+    /// Replaces the will of a live connection (MQTT-SN WILLTOPICUPD and
+    /// WILLMSGUPD, §6.4); `None` deletes it. Ignored unless `conn_id` owns the session.
+    pub fn set_will(&mut self, key: SessionKey, conn_id: ConnId, will: Option<Will>) {
+        if let Some(record) = self.sessions.get_mut(&key)
+            && record.online.as_ref().map(|o| o.conn_id) == Some(conn_id)
+        {
+            record.will = will;
         }
     }
 
@@ -789,6 +799,32 @@ mod tests {
         let (b, _, conn) = connect(&mut r, "b", true, 0, will(0));
         r.disconnect(b.key, conn, Departure::Abnormal, None, Instant::now());
         assert_eq!(drain(&w), vec![("will".into(), QoS::AtLeastOnce, false)]);
+    }
+
+    #[test]
+    fn set_will_replaces_or_deletes_the_will_of_the_owner_only() {
+        let mut r = router();
+        let (w, _, _) = connect(&mut r, "watcher", true, 0, None);
+        r.subscribe(
+            w.key,
+            &[("#".into(), sub(QoS::AtLeastOnce))],
+            Instant::now(),
+        );
+        let will = |topic: &str| {
+            Some(Will {
+                publication: publication(topic, QoS::AtLeastOnce, false, b"gone"),
+                delay: 0,
+            })
+        };
+        let (a, _, conn) = connect(&mut r, "a", true, 0, will("old"));
+        r.set_will(a.key, ConnId::next(), None);
+        r.set_will(a.key, conn, will("new"));
+        r.disconnect(a.key, conn, Departure::Abnormal, None, Instant::now());
+        assert_eq!(drain(&w), vec![("new".into(), QoS::AtLeastOnce, false)]);
+        let (b, _, conn) = connect(&mut r, "b", true, 0, will("old"));
+        r.set_will(b.key, conn, None);
+        r.disconnect(b.key, conn, Departure::Abnormal, None, Instant::now());
+        assert!(drain(&w).is_empty());
     }
 
     #[test]

@@ -36,10 +36,10 @@ impl MqttSession {
         }
         match packet {
             Packet::Publish(publish) => self.on_publish(publish, ctx),
-            Packet::PubAck(ack) => self.on_puback(ack, ctx),
+            Packet::PubAck(ack) => self.on_puback(ack),
             Packet::PubRec(ack) => self.on_pubrec(ack),
             Packet::PubRel(ack) => self.on_pubrel(ack),
-            Packet::PubComp(ack) => self.on_pubcomp(ack, ctx),
+            Packet::PubComp(ack) => self.on_pubcomp(ack),
             Packet::Subscribe(subscribe) => self.on_subscribe(subscribe, ctx),
             Packet::Unsubscribe(unsubscribe) => self.on_unsubscribe(unsubscribe, ctx),
             Packet::PingReq => self.write(&Packet::PingResp),
@@ -189,11 +189,13 @@ impl MqttSession {
         }
     }
 
-    fn on_puback(&mut self, ack: Ack, ctx: &mut Context<Self>) {
+    fn on_puback(&mut self, ack: Ack) {
         if let Some(live) = self.live() {
             live.state.lock().puback(ack.packet_id);
         }
-        self.drain(ctx);
+        // A window slot is free; refill once this read is handled, not per ack,
+        // so a burst of acks costs one write.
+        self.drain_wanted = true;
     }
 
     fn on_pubrec(&mut self, ack: Ack) {
@@ -225,11 +227,11 @@ impl MqttSession {
         self.write(&Packet::PubComp(comp));
     }
 
-    fn on_pubcomp(&mut self, ack: Ack, ctx: &mut Context<Self>) {
+    fn on_pubcomp(&mut self, ack: Ack) {
         if let Some(live) = self.live() {
             live.state.lock().pubcomp(ack.packet_id);
         }
-        self.drain(ctx);
+        self.drain_wanted = true;
     }
 
     fn on_subscribe(&mut self, subscribe: Subscribe, ctx: &mut Context<Self>) {

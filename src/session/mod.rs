@@ -83,6 +83,8 @@ pub struct MqttSession {
     phase: Phase,
     /// Decoding is paused while the session waits for the broker.
     blocked: bool,
+    /// An acknowledgement freed a window slot: refill after this read.
+    drain_wanted: bool,
     closing: bool,
     batch: Vec<Publication>,
     last_seen: Instant,
@@ -111,6 +113,7 @@ impl MqttSession {
                 version: ProtocolVersion::V311,
                 phase: Phase::AwaitingConnect,
                 blocked: false,
+                drain_wanted: false,
                 closing: false,
                 batch: Vec::new(),
                 last_seen: Instant::now(),
@@ -151,7 +154,13 @@ impl MqttSession {
             self.read_buf = BytesMut::new();
         }
         self.send_batch(ctx);
-        self.flush(ctx);
+        // Not while a SUBSCRIBE awaits its answer: the retained messages it
+        // queues must follow the SUBACK.
+        if !self.blocked && std::mem::take(&mut self.drain_wanted) {
+            self.drain(ctx);
+        } else {
+            self.flush(ctx);
+        }
     }
 
     /// Hands the decoded publications to the broker; waits (pausing reads)

@@ -11,6 +11,7 @@
 //! Pure: no actix, no clock of its own (time is passed in).
 
 use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -68,9 +69,14 @@ pub struct SessionState {
     owner: Option<ConnId>,
     queue: VecDeque<Delivery>,
     inflight: VecDeque<Inflight>,
+    /// The packet ids in `inflight`, so allocating one is not a scan of the window.
+    ids_in_use: PacketIdSet,
     incoming_qos2: HashSet<u16>,
     next_packet_id: u16,
     max_queued: usize,
+    /// When full: make room by dropping a queued QoS 0 message, else drop the
+    /// new one, and never report `Overflow` (see [`Self::hold_for_sleeper`]).
+    never_overflow: bool,
     wake_pending: bool,
     dropped: u64,
 }
@@ -82,9 +88,11 @@ impl SessionState {
             owner: None,
             queue: VecDeque::new(),
             inflight: VecDeque::new(),
+            ids_in_use: PacketIdSet::default(),
             incoming_qos2: HashSet::new(),
             next_packet_id: 1,
             max_queued,
+            never_overflow: false,
             wake_pending: false,
             dropped: 0,
         }
@@ -112,13 +120,33 @@ impl SessionState {
     pub fn clear(&mut self) {
         self.queue.clear();
         self.inflight.clear();
+        self.ids_in_use.clear();
         self.incoming_qos2.clear();
         self.wake_pending = false;
     }
 
+    /// Turns the queue into the bounded buffer of an MQTT-SN client, which may
+    /// sleep for hours: at most `max` messages; when full, a new QoS 1/2
+    /// message replaces the oldest queued QoS 0 one, and with none to replace
+    /// the new message is dropped. A full buffer never reports `Overflow`, so
+    /// a sleeping sensor is not disconnected as a slow consumer.
+    pub fn hold_for_sleeper(&mut self, max: usize) {
+        self.max_queued = max;
+        self.never_overflow = true;
+    }
+
     /// Queues a delivery for the client.
     pub fn push(&mut self, delivery: Delivery) -> Pushed {
-        if self.queue.len() >= self.max_queued {
+        if self.queue.len() >= self.max_queued && self.never_overflow {
+            self.dropped += 1;
+            let qos0 = self.queue.iter().position(|d| d.qos == QoS::AtMostOnce);
+            match qos0 {
+                Some(pos) if delivery.qos != QoS::AtMostOnce => {
+                    self.queue.remove(pos);
+                }
+                _ => return Pushed::Dropped,
+            }
+        } else if self.queue.len() >= self.max_queued {
             self.dropped += 1;
             return if delivery.qos == QoS::AtMostOnce {
                 Pushed::Dropped
@@ -232,6 +260,7 @@ impl SessionState {
         {
             Some(pos) => {
                 self.inflight.remove(pos);
+                self.ids_in_use.remove(&packet_id.get());
                 Acked::Done
             }
             None => Acked::Unknown,
@@ -262,12 +291,35 @@ impl SessionState {
             let candidate = PacketId::new(self.next_packet_id);
             self.next_packet_id = self.next_packet_id.checked_add(1).unwrap_or(1);
             if let Some(id) = candidate
-                && !self.inflight.iter().any(|i| i.packet_id == id)
+                && self.ids_in_use.insert(id.get())
             {
                 return Some(id);
             }
         }
         None
+    }
+}
+
+/// Packet ids are small integers handed out in sequence: they need no
+/// SipHash, their own value spreads them over the table.
+type PacketIdSet = HashSet<u16, BuildHasherDefault<PacketIdHasher>>;
+
+#[derive(Default)]
+struct PacketIdHasher(u64);
+
+impl Hasher for PacketIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 << 8) | u64::from(*byte);
+        }
+    }
+
+    fn write_u16(&mut self, id: u16) {
+        self.0 = u64::from(id);
     }
 }
 
@@ -330,6 +382,26 @@ mod tests {
     }
 
     #[test]
+    fn sleeper_buffer_drops_qos0_first_and_never_overflows() {
+        let now = Instant::now();
+        let mut s = SessionState::new(10);
+        s.hold_for_sleeper(2);
+        s.push(delivery(QoS::AtMostOnce, None));
+        s.push(delivery(QoS::AtLeastOnce, None));
+        assert_eq!(s.push(delivery(QoS::AtMostOnce, None)), Pushed::Dropped);
+        assert!(matches!(
+            s.push(delivery(QoS::ExactlyOnce, None)),
+            Pushed::Queued { .. }
+        ));
+        assert_eq!(s.push(delivery(QoS::AtLeastOnce, None)), Pushed::Dropped);
+        assert_eq!(s.dropped(), 3);
+        let kept: Vec<_> = std::iter::from_fn(|| s.next_to_send(10, now))
+            .map(|(_, d)| d.qos)
+            .collect();
+        assert_eq!(kept, [QoS::AtLeastOnce, QoS::ExactlyOnce]);
+    }
+
+    #[test]
     fn window_limits_qos1_but_not_qos0() {
         let now = Instant::now();
         let mut s = SessionState::new(10);
@@ -375,6 +447,25 @@ mod tests {
             .map(|_| s.next_to_send(10, now).unwrap().0.unwrap().get())
             .collect();
         assert_eq!(ids, vec![u16::MAX, 1, 2]);
+    }
+
+    #[test]
+    fn acknowledged_ids_are_reused_through_many_wraps() {
+        let now = Instant::now();
+        let mut s = SessionState::new(10);
+        let mut held = None;
+        for n in 0..200_000u32 {
+            s.push(delivery(QoS::AtLeastOnce, None));
+            let id = s.next_to_send(2, now).unwrap().0.unwrap();
+            // The first message is never acknowledged: its id stays taken.
+            if n == 0 {
+                held = Some(id);
+                continue;
+            }
+            assert_ne!(Some(id), held, "an id in use is never handed out again");
+            assert_eq!(s.puback(id), Acked::Done);
+        }
+        assert_eq!(s.inflight_len(), 1);
     }
 
     #[test]

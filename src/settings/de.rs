@@ -1,5 +1,6 @@
 //! Serde helpers for setting values TOML has no native type for.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -50,4 +51,31 @@ fn socket_addr<E: de::Error>(text: &str) -> Result<SocketAddr, E> {
 /// A duration written as whole seconds, the unit every timeout in the file uses.
 pub(super) fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     u64::deserialize(d).map(Duration::from_secs)
+}
+
+/// An optional socket address: an empty string means none, since TOML has no null.
+pub(super) fn optional_socket_addr<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    socket_addr(&text).map(Some)
+}
+
+/// A table of topic id → topic name; TOML keys are strings, so ids are parsed here.
+pub(super) fn predefined_topics<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<u16, String>, D::Error> {
+    let table = BTreeMap::<String, String>::deserialize(d)?;
+    table
+        .into_iter()
+        .map(|(id, topic)| match id.trim().parse::<u16>() {
+            Ok(id) => Ok((id, topic)),
+            Err(_) => Err(de::Error::custom(format_args!(
+                "{id:?} is not a topic id (expected a number from 1 to 65534)"
+            ))),
+        })
+        .collect()
 }

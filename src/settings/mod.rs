@@ -32,6 +32,7 @@ mod layers;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
@@ -61,6 +62,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Resource bounds that keep a small device alive under load or abuse.
     pub limits: Limits,
+    /// The MQTT-SN gateway for sensor nodes.
+    pub mqttsn: MqttSnSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -159,6 +162,87 @@ impl Default for Limits {
     }
 }
 
+/// The MQTT-SN v1.2 gateway: its UDP sockets, discovery, and the bounds on its clients.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttSnSettings {
+    /// UDP addresses to receive MQTT-SN datagrams on; an empty list turns the
+    /// gateway off. IPv6 sockets are IPv6-only, so `0.0.0.0:P` and `[::]:P` can both be listed.
+    #[serde(deserialize_with = "de::listen_addrs")]
+    pub udp: Vec<SocketAddr>,
+    /// The gateway id sent in ADVERTISE and GWINFO.
+    pub gateway_id: u8,
+    /// Seconds between ADVERTISE messages; 0 sends none.
+    pub advertise_interval: u16,
+    /// Where ADVERTISE goes, and the multicast group whose SEARCHGW we hear;
+    /// `None` (an empty string in TOML) means none.
+    #[serde(deserialize_with = "de::optional_socket_addr")]
+    pub multicast: Option<SocketAddr>,
+    /// Topic ids every client may use without REGISTER (id → topic name).
+    #[serde(deserialize_with = "de::predefined_topics")]
+    pub predefined_topics: BTreeMap<u16, String>,
+    /// Messages held for one MQTT-SN client (its session queue), asleep or not;
+    /// when full, QoS 0 messages make room first.
+    pub max_sleep_buffer: usize,
+    /// Time to wait for a client's acknowledgement before resending. Whole seconds; at least 1.
+    #[serde(deserialize_with = "de::seconds")]
+    pub t_retry: Duration,
+    /// Resends before a client that does not answer is taken for lost.
+    pub n_retry: u8,
+    /// MQTT-SN clients at once, over every link; 0 means unlimited.
+    pub max_clients: usize,
+    /// Whether QoS −1 PUBLISH (no connection; predefined or short topics) is accepted.
+    pub allow_qos_minus_one: bool,
+}
+
+impl Default for MqttSnSettings {
+    fn default() -> Self {
+        Self {
+            udp: vec![SocketAddr::from(([0, 0, 0, 0], 1884))],
+            gateway_id: 1,
+            advertise_interval: 0,
+            multicast: None,
+            predefined_topics: BTreeMap::new(),
+            max_sleep_buffer: 100,
+            t_retry: Duration::from_secs(10),
+            n_retry: 3,
+            max_clients: 1000,
+            allow_qos_minus_one: true,
+        }
+    }
+}
+
+impl MqttSnSettings {
+    fn check(&self) -> Result<(), Violation> {
+        const KEY: &str = "mqttsn.udp";
+        for (i, addr) in self.udp.iter().enumerate() {
+            if self.udp[..i].contains(addr) {
+                return Err(Violation::new(KEY, addr, "listed more than once"));
+            }
+        }
+        at_least("mqttsn.t_retry", self.t_retry.as_secs(), 1)?;
+        at_least("mqttsn.max_sleep_buffer", self.max_sleep_buffer, 1)?;
+        for (id, topic) in &self.predefined_topics {
+            let value = format!("{id} = {topic:?}");
+            if *id == 0 || *id == u16::MAX {
+                return Err(Violation::new(
+                    "mqttsn.predefined_topics",
+                    value,
+                    "topic ids 0 and 65535 are reserved",
+                ));
+            }
+            if let Err(error) = crate::protocol::topic::validate_topic_name(topic) {
+                return Err(Violation::new(
+                    "mqttsn.predefined_topics",
+                    value,
+                    format!("not a topic name: {error}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Logging settings.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -214,6 +298,7 @@ impl Settings {
         self.mqtt.check()?;
         self.http.check()?;
         self.limits.check()?;
+        self.mqttsn.check()?;
         self.log.check()
     }
 }

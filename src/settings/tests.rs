@@ -47,6 +47,18 @@ fn embedded_defaults_are_the_documented_values() {
             connect_timeout: Duration::from_secs(10),
             max_keepalive: 65535,
         },
+        mqttsn: MqttSnSettings {
+            udp: vec![addr("0.0.0.0:1884")],
+            gateway_id: 1,
+            advertise_interval: 0,
+            multicast: None,
+            predefined_topics: BTreeMap::new(),
+            max_sleep_buffer: 100,
+            t_retry: Duration::from_secs(10),
+            n_retry: 3,
+            max_clients: 1000,
+            allow_qos_minus_one: true,
+        },
         log: LogSettings {
             level: "info".into(),
         },
@@ -324,8 +336,8 @@ fn unknown_keys_list_the_known_ones() {
          max_inflight, max_queued, connect_timeout, max_keepalive) (from TOML text)"
     );
     assert_eq!(
-        error_of("[mqttsn]\nport = 1883"),
-        "mqttsn: unknown key (known keys: mqtt, http, limits, log) (from TOML text)"
+        error_of("[radio]\nport = 1883"),
+        "radio: unknown key (known keys: mqtt, http, limits, mqttsn, log) (from TOML text)"
     );
     // Keys are case-sensitive, as in TOML.
     assert!(error_of("[limits]\nMax_Queued = 1").starts_with("limits.Max_Queued: unknown key"));
@@ -429,5 +441,73 @@ fn load_reports_an_unreadable_file() {
         err.to_string()
             .starts_with(&format!("{}: cannot read: ", dir.path().display())),
         "{err}"
+    );
+}
+
+#[test]
+fn mqttsn_section_reads_every_key() {
+    let toml = "[mqttsn]\nudp = [\"127.0.0.1:0\", \"[::1]:0\"]\ngateway_id = 7\n\
+                advertise_interval = 30\nmulticast = \"225.1.1.1:1884\"\nt_retry = 2\n\
+                n_retry = 5\nmax_clients = 0\nallow_qos_minus_one = false\n\
+                [mqttsn.predefined_topics]\n1 = \"home/temp\"\n42 = \"home/door\"\n";
+    let sn = Settings::from_toml(toml).unwrap().mqttsn;
+    assert_eq!(sn.udp, [addr("127.0.0.1:0"), addr("[::1]:0")]);
+    assert_eq!((sn.gateway_id, sn.advertise_interval), (7, 30));
+    assert_eq!(sn.multicast, Some(addr("225.1.1.1:1884")));
+    assert_eq!((sn.t_retry, sn.n_retry), (Duration::from_secs(2), 5));
+    assert_eq!(sn.max_clients, 0);
+    assert!(!sn.allow_qos_minus_one);
+    let topics: Vec<_> = sn.predefined_topics.into_iter().collect();
+    assert_eq!(
+        topics,
+        [(1, "home/temp".to_owned()), (42, "home/door".to_owned())]
+    );
+    let off = Settings::from_toml("[mqttsn]\nudp = []").unwrap();
+    assert!(off.mqttsn.udp.is_empty(), "an empty list turns UDP off");
+    let env = with_env("", &[("WREN__MQTTSN__UDP", "127.0.0.1:1,127.0.0.1:2")]).unwrap();
+    assert_eq!(env.mqttsn.udp, [addr("127.0.0.1:1"), addr("127.0.0.1:2")]);
+}
+
+#[test]
+fn mqttsn_errors_name_the_key() {
+    let cases = [
+        (
+            "[mqttsn]\nt_retry = 0",
+            "mqttsn.t_retry: invalid value 0: must be at least 1",
+        ),
+        (
+            "[mqttsn]\nmax_sleep_buffer = 0",
+            "mqttsn.max_sleep_buffer: invalid value 0: must be at least 1",
+        ),
+        (
+            "[mqttsn.predefined_topics]\n0 = \"a\"",
+            "mqttsn.predefined_topics: invalid value 0 = \"a\": topic ids 0 and 65535 are reserved",
+        ),
+        (
+            "[mqttsn.predefined_topics]\nabc = \"a\"",
+            "mqttsn.predefined_topics: \"abc\" is not a topic id (expected a number from 1 to 65534)",
+        ),
+        (
+            "[mqttsn]\nmulticast = \"nowhere\"",
+            "mqttsn.multicast: \"nowhere\" is not a socket address (expected IP:port, e.g. \
+             \"0.0.0.0:1883\" or \"[::1]:1883\")",
+        ),
+        (
+            "[mqttsn]\nudp = [\"127.0.0.1:1884\", \"127.0.0.1:1884\"]",
+            "mqttsn.udp: invalid value 127.0.0.1:1884: listed more than once",
+        ),
+    ];
+    for (toml, message) in cases {
+        assert_eq!(
+            error_of(toml),
+            format!("{message} (from TOML text)"),
+            "{toml}"
+        );
+    }
+    let wildcard = error_of("[mqttsn.predefined_topics]\n5 = \"a/+\"");
+    assert!(
+        wildcard
+            .starts_with("mqttsn.predefined_topics: invalid value 5 = \"a/+\": not a topic name"),
+        "{wildcard}"
     );
 }

@@ -7,5 +7,6 @@
 pub mod http;
 pub mod limit;
 pub mod tcp;
+pub mod udp;
 pub mod workers;
 pub mod ws;

@@ -4,12 +4,14 @@
 //! - `wire`: MQTT packets built and parsed by hand from the specification
 //! - `raw`: a raw-bytes TCP client with bounded waits
 //! - `clients`: `rumqttc` 3.1.1 and 5.0 clients on a background task
+//! - `sn`: MQTT-SN datagrams built and parsed by hand, and a UDP node
 //!
 //! Each test binary uses a different subset of these helpers.
 #![allow(dead_code, unused_imports)]
 
 pub mod clients;
 pub mod raw;
+pub mod sn;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -27,11 +29,14 @@ pub const WAIT: Duration = Duration::from_secs(5);
 /// How long "nothing else arrives" is watched for.
 pub const QUIET: Duration = Duration::from_millis(300);
 
-/// Settings listening on an ephemeral local port, otherwise the embedded
-/// defaults; the HTTP listener (on by default at 0.0.0.0:8080, which parallel
-/// tests would fight over) is off.
+/// Settings listening on ephemeral local ports (MQTT on TCP, MQTT-SN on UDP),
+/// otherwise the embedded defaults; the HTTP listener (on by default at
+/// 0.0.0.0:8080, which parallel tests would fight over) is off.
 pub fn settings() -> Settings {
-    Settings::from_toml("[mqtt]\ntcp = \"127.0.0.1:0\"\n[http]\nlisten = []\n").unwrap()
+    Settings::from_toml(
+        "[mqtt]\ntcp = \"127.0.0.1:0\"\n[http]\nlisten = []\n[mqttsn]\nudp = \"127.0.0.1:0\"\n",
+    )
+    .unwrap()
 }
 
 /// A running wren and the address of its MQTT listener. Stops on drop.

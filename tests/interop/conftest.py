@@ -178,6 +178,9 @@ class Broker:
     config_path: Path
     log_path: Path
     extra_ports: dict[str, int] = field(default_factory=dict)
+    # wren's MQTT-SN UDP port on HOST (None for mosquitto, or when the test's
+    # own wren_toml has an [mqttsn] section)
+    sn_port: int | None = None
 
     def __hash__(self) -> int:
         return id(self)
@@ -238,7 +241,9 @@ class Broker:
             )
 
 
-def _config_text(kind: str, port: int, wren_toml: str, mosquitto_conf: str) -> str:
+def _config_text(
+    kind: str, port: int, wren_toml: str, mosquitto_conf: str, sn_port: int | None = None
+) -> str:
     if kind == "mosquitto":
         return (
             f"listener {port} {HOST}\n"
@@ -246,10 +251,13 @@ def _config_text(kind: str, port: int, wren_toml: str, mosquitto_conf: str) -> s
             "persistence false\n"
             f"{mosquitto_conf}\n"
         )
+    # wren's MQTT-SN gateway defaults to UDP 0.0.0.0:1884: every test broker
+    # gets its own loopback port instead, unless the test configures [mqttsn].
+    sn = f'[mqttsn]\nudp = "{HOST}:{sn_port}"\n\n' if sn_port is not None else ""
     # wren's HTTP listener is on by default (0.0.0.0:8080): off unless the test
     # configures it, so brokers never fight over a fixed port.
     http_off = "" if "[http]" in wren_toml else "[http]\nlisten = []\n\n"
-    return f'[mqtt]\ntcp = "{HOST}:{port}"\n\n{http_off}{wren_toml}\n'
+    return f'[mqtt]\ntcp = "{HOST}:{port}"\n\n{sn}{http_off}{wren_toml}\n'
 
 
 def _start(
@@ -267,9 +275,12 @@ def _start(
         port = free_port()
         wt = wren_toml(extra_ports) if callable(wren_toml) else wren_toml
         mc = mosquitto_conf(extra_ports) if callable(mosquitto_conf) else mosquitto_conf
+        sn_port = None
+        if kind == "wren" and "[mqttsn]" not in wt:
+            sn_port = free_port(socket.SOCK_DGRAM)
         suffix = ".conf" if kind == "mosquitto" else ".toml"
         cfg = workdir / f"broker-{attempt}{suffix}"
-        cfg.write_text(_config_text(kind, port, wt, mc))
+        cfg.write_text(_config_text(kind, port, wt, mc, sn_port))
         log_path = workdir / f"broker-{attempt}.log"
         cmd = prefix + (["-c", str(cfg)] if kind == "mosquitto" else ["--config", str(cfg)])
         with open(log_path, "wb") as log:
@@ -281,7 +292,7 @@ def _start(
                 cwd=workdir,
                 start_new_session=True,  # own process group: killpg as a fallback
             )
-        broker = Broker(kind, HOST, port, cmd, proc, cfg, log_path, dict(extra_ports))
+        broker = Broker(kind, HOST, port, cmd, proc, cfg, log_path, dict(extra_ports), sn_port)
         _LIVE.add(broker)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
