@@ -1,8 +1,8 @@
 //! Listeners: sockets in, sessions out. No MQTT logic lives here.
 //!
 //! `tcp` (MQTT over TCP), `http` (the HTTP listener: a page, and `ws`, MQTT
-//! over WebSocket), `limit` (connections counted across listeners), `workers`
-//! (the threads sessions run on).
+//! over WebSocket), `udp` (MQTT-SN sockets), `limit` (connections counted
+//! across listeners), `workers` (the threads sessions run on).
 
 pub mod http;
 pub mod limit;
