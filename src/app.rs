@@ -25,9 +25,10 @@ use crate::gateway::{Gateway, GatewayConfig};
 use crate::session::SessionContext;
 use crate::session::connect::SessionConfig;
 use crate::settings::Settings;
+use crate::transport::http::{self, HttpContext};
 use crate::transport::limit::ConnectionLimit;
 use crate::transport::workers::Workers;
-use crate::transport::{tcp, udp};
+use crate::transport::{tcp, udp, ws};
 
 /// How long connections get to receive their DISCONNECT before the process exits.
 const DRAIN: Duration = Duration::from_millis(300);
@@ -35,7 +36,10 @@ const DRAIN: Duration = Duration::from_millis(300);
 /// The addresses wren actually listens on (port 0 resolved).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoundAddrs {
+    /// `[mqtt] tcp`: MQTT over TCP.
     pub mqtt_tcp: Vec<SocketAddr>,
+    /// `[http] listen`: the page and MQTT over WebSocket; empty when off.
+    pub http: Vec<SocketAddr>,
     /// MQTT-SN UDP sockets; empty when `[mqttsn] udp = []`.
     pub mqttsn_udp: Vec<SocketAddr>,
 }
@@ -148,13 +152,15 @@ async fn start_listeners(settings: &Settings, workers: &Workers) -> anyhow::Resu
         listener: "tcp",
     };
     let limit = ConnectionLimit::new(settings.limits.max_connections);
-    let listeners = tcp::bind(&settings.mqtt.tcp).await?;
+    let tcp_listeners = tcp::bind(&settings.mqtt.tcp, "mqtt.tcp").await?;
+    let http_listeners = tcp::bind(&settings.http.listen, "http.listen").await?;
     let mut addrs = BoundAddrs {
         mqtt_tcp: Vec::new(),
+        http: Vec::new(),
         mqttsn_udp: Vec::new(),
     };
     let mut tasks = Vec::new();
-    for listener in listeners {
+    for listener in tcp_listeners {
         addrs.mqtt_tcp.push(listener.local_addr()?);
         tasks.push(actix::spawn(tcp::serve(
             listener,
@@ -163,8 +169,31 @@ async fn start_listeners(settings: &Settings, workers: &Workers) -> anyhow::Resu
             limit.clone(),
         )));
     }
+    let http_cx = Arc::new(http_context(settings, cx));
+    for listener in http_listeners {
+        addrs.http.push(listener.local_addr()?);
+        tasks.push(actix::spawn(http::serve(
+            listener,
+            http_cx.clone(),
+            workers.picker(),
+            limit.clone(),
+        )));
+    }
     addrs.mqttsn_udp = start_mqttsn(settings, &broker, workers)?;
     Ok((addrs, broker, tasks))
+}
+
+fn http_context(settings: &Settings, cx: SessionContext) -> HttpContext {
+    HttpContext {
+        session: SessionContext {
+            listener: "ws",
+            ..cx
+        },
+        ws_path: settings.http.ws_path.clone(),
+        allowed_origins: settings.http.allowed_origins.clone(),
+        request_timeout: settings.limits.connect_timeout,
+        ws_config: ws::config(settings.limits.max_packet_size),
+    }
 }
 
 /// Binds the MQTT-SN sockets and starts one link per socket.

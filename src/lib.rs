@@ -1,8 +1,8 @@
 //! wren: a home gateway for sensor radios.
 //!
-//! One process that is an MQTT broker (3.1, 3.1.1 and 5.0 over TCP) and an
-//! MQTT-SN v1.2 gateway for sensor nodes over UDP; as the project grows, MQTT
-//! over WebSocket for browser dashboards and serial radio links.
+//! One process that is an MQTT broker (3.1, 3.1.1 and 5.0 over TCP, and over
+//! WebSocket for browser dashboards) and an MQTT-SN v1.2 gateway for sensor
+//! nodes over UDP; as the project grows, serial radio links.
 //!
 //! # Layout
 //!
@@ -11,12 +11,17 @@
 //!   topic       topic names and filters: validation and matching
 //!   mqtt/       MQTT 3.1 / 3.1.1 / 5.0 packets, decode, encode, v5 properties
 //!   mqttsn/     MQTT-SN 1.2 messages, decode, encode, forwarder encapsulation
+//!   http        HTTP/1.1 request heads in, responses out
+//!   websocket   the WebSocket handshake for MQTT: subprotocols, origins
 //! broker/     the Broker actor: one owner of sessions, subscriptions and retained messages
 //!   router      the pure routing core the actor delegates to
 //! session/    the MqttSession actor: one per connection, transport-agnostic
 //! gateway/    the MQTT-SN gateway: SnLink per datagram transport, SnClient per
 //!             client around a pure state machine (sleep, topic ids, retries)
-//! transport/  listeners: sockets in, sessions out; no protocol logic
+//! transport/  listeners: sockets in, sessions out; no MQTT logic
+//!   tcp         MQTT over TCP
+//!   http        the HTTP listener: a page at `/`, WebSocket upgrades at `[http] ws_path`
+//!   ws          WebSocket frames <-> a session's byte stream (tokio-tungstenite)
 //! settings    typed configuration: embedded defaults < user file < WREN__* environment
 //! app         starts everything and shuts it down cleanly
 //! ```

@@ -248,8 +248,9 @@ fn free_udp_port() -> anyhow::Result<u16> {
 }
 
 /// The config file for `kind`: loopback only, persistence off, the same limits for both.
-/// wren's MQTT-SN gateway is off (it would bind UDP 0.0.0.0:1884 by default) unless
-/// `sn_port` is given: then it listens on that port of 127.0.0.1 only.
+/// wren's MQTT-SN gateway and HTTP/WebSocket listener are off (they would bind UDP
+/// 0.0.0.0:1884 and TCP 0.0.0.0:8080 by default); the gateway listens on 127.0.0.1
+/// only when `sn_port` is given.
 fn config_text(kind: BrokerKind, port: u16, limits: Limits, sn_port: Option<u16>) -> String {
     let Limits {
         max_connections,
@@ -262,7 +263,8 @@ fn config_text(kind: BrokerKind, port: u16, limits: Limits, sn_port: Option<u16>
             format!(
                 "[mqtt]\ntcp = \"127.0.0.1:{port}\"\n\n\
                  [limits]\nmax_connections = {max_connections}\nmax_inflight = {max_inflight}\n\
-                 max_queued = {max_queued}\n\n[mqttsn]\nudp = [{udp}]\n\n[log]\nlevel = \"warn\"\n"
+                 max_queued = {max_queued}\n\n[mqttsn]\nudp = [{udp}]\n\n[http]\nlisten = []\n\n\
+                 [log]\nlevel = \"warn\"\n"
             )
         }
         // TCP_NODELAY is on because wren always sets it; without it Nagle's
@@ -306,7 +308,8 @@ mod tests {
         let wren = config_text(BrokerKind::Wren, 5000, LIMITS, None);
         assert!(wren.contains("tcp = \"127.0.0.1:5000\""));
         assert!(wren.contains("max_inflight = 100\n") && wren.contains("max_queued = 100000\n"));
-        assert!(wren.contains("[mqttsn]\nudp = []\n"));
+        let settings = wren::settings::Settings::from_toml(&wren).unwrap();
+        assert!(settings.http.listen.is_empty() && settings.mqttsn.udp.is_empty());
         let mosquitto = config_text(BrokerKind::Mosquitto, 5000, LIMITS, None);
         assert!(mosquitto.contains("listener 5000 127.0.0.1\n"));
         assert!(mosquitto.contains("max_inflight_messages 100\n"));

@@ -100,7 +100,9 @@ struct SessionRecord<C> {
     filters: HashSet<ByteString>,
     expiry: u32,
     expires_at: Option<Instant>,
-    will: Option<Will>,
+    /// Boxed: most sessions have none, and the record stays small for the
+    /// thousands of idle sessions a Pi may hold.
+    will: Option<Box<Will>>,
     will_due: Option<Instant>,
 }
 
@@ -134,7 +136,7 @@ pub struct Router<C> {
     /// Per-publish scratch: shared-subscription matches, delivered one by one.
     shared_hits: Vec<(SessionKey, Subscription)>,
     /// Wills of connections replaced by a takeover, until they report how they ended.
-    taken_over: HashMap<ConnId, Will>,
+    taken_over: HashMap<ConnId, Box<Will>>,
     slow_consumers: u64,
 }
 
@@ -214,7 +216,7 @@ impl<C: Connection> Router<C> {
                 });
                 record.expiry = request.session_expiry;
                 record.expires_at = None;
-                record.will = request.will;
+                record.will = request.will.map(Box::new);
                 record.state.lock().set_owner(Some(request.conn_id));
                 record.state.clone()
             }
@@ -285,7 +287,7 @@ impl<C: Connection> Router<C> {
         if let Some(record) = self.sessions.get_mut(&key)
             && record.online.as_ref().map(|o| o.conn_id) == Some(conn_id)
         {
-            record.will = will;
+            record.will = will.map(Box::new);
         }
     }
 

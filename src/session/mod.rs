@@ -148,7 +148,9 @@ impl MqttSession {
                 }
             }
         }
-        if self.read_buf.is_empty() && self.read_buf.capacity() > 0 {
+        // Even with no spare capacity an empty view still pins the buffer of
+        // the last packet read (a whole WebSocket message, say): let it go.
+        if self.read_buf.is_empty() {
             self.read_buf = BytesMut::new();
         }
         self.send_batch(ctx);

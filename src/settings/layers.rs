@@ -21,7 +21,12 @@ pub(super) const ENV_PREFIX: &str = "WREN";
 pub(super) const ENV_SEPARATOR: &str = "__";
 /// Keys whose environment value is a comma-separated list. A new list-valued key is
 /// settable from the environment only once it is named here.
-const ENV_LIST_KEYS: &[&str] = &["mqtt.tcp", "mqttsn.udp"];
+const ENV_LIST_KEYS: &[&str] = &[
+    "mqtt.tcp",
+    "http.listen",
+    "http.allowed_origins",
+    "mqttsn.udp",
+];
 
 /// The environment layer: `WREN__SECTION__KEY`, numbers and booleans parsed, lists
 /// comma-separated. `vars` replaces the process environment (tests inject a map so

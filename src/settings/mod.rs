@@ -58,6 +58,8 @@ pub const EMBEDDED_DEFAULTS: &str = include_str!("../../config/wren.toml");
 pub struct Settings {
     /// The MQTT listeners and the MQTT features offered to clients.
     pub mqtt: MqttSettings,
+    /// The HTTP listener: MQTT over WebSocket and a small information page.
+    pub http: HttpSettings,
     /// Resource bounds that keep a small device alive under load or abuse.
     pub limits: Limits,
     /// The MQTT-SN gateway for sensor nodes.
@@ -94,6 +96,30 @@ impl Default for MqttSettings {
             max_topic_alias: 10,
             retain_available: true,
             max_session_expiry: 7 * 24 * 60 * 60,
+        }
+    }
+}
+
+/// The HTTP listener: MQTT over WebSocket for browsers, and a page at `/`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Listen addresses, as for `mqtt.tcp`; an empty list turns the listener off.
+    #[serde(deserialize_with = "de::listen_addrs")]
+    pub listen: Vec<SocketAddr>,
+    /// The path WebSocket clients connect to (`ws://host:8080/mqtt`). Starts with `/`.
+    pub ws_path: String,
+    /// Browser origins (`http://host:port`) allowed to open a WebSocket; empty allows
+    /// any. Requests without an `Origin` header (non-browser clients) are not checked.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            listen: vec![SocketAddr::from(([0, 0, 0, 0], 8080))],
+            ws_path: "/mqtt".to_owned(),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -270,6 +296,7 @@ impl Settings {
     /// Range checks that types alone cannot express; the first failure wins.
     fn check(&self) -> Result<(), Violation> {
         self.mqtt.check()?;
+        self.http.check()?;
         self.limits.check()?;
         self.mqttsn.check()?;
         self.log.check()
@@ -286,13 +313,61 @@ impl MqttSettings {
                 "at least one listen address is required",
             ));
         }
-        for (i, addr) in self.tcp.iter().enumerate() {
-            if self.tcp[..i].contains(addr) {
-                return Err(Violation::new(KEY, addr, "listed more than once"));
+        no_duplicates(KEY, &self.tcp)
+    }
+}
+
+impl HttpSettings {
+    fn check(&self) -> Result<(), Violation> {
+        no_duplicates("http.listen", &self.listen)?;
+        let path = &self.ws_path;
+        if !path.starts_with('/') || path.contains(['?', '#']) || path.contains(char::is_whitespace)
+        {
+            return Err(Violation::new(
+                "http.ws_path",
+                format!("{path:?}"),
+                "must be a path starting with \"/\", without spaces, query or fragment",
+            ));
+        }
+        for origin in &self.allowed_origins {
+            if !is_origin(origin) {
+                return Err(Violation::new(
+                    "http.allowed_origins",
+                    format!("{origin:?}"),
+                    "not an origin: expected scheme://host[:port] without a path, or \"null\"",
+                ));
             }
         }
         Ok(())
     }
+}
+
+/// An origin as browsers send it (RFC 6454 §6.1): `scheme://host[:port]`, or `null`
+/// for pages from `file://` and sandboxed frames.
+fn is_origin(text: &str) -> bool {
+    if text == "null" {
+        return true;
+    }
+    match text.split_once("://") {
+        Some((scheme, host)) => {
+            !scheme.is_empty()
+                && !host.is_empty()
+                && !host.contains('/')
+                && !text.contains(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+/// Fails when an address is listed twice: the second bind would fail anyway, with a
+/// less helpful message.
+fn no_duplicates(key: &'static str, addrs: &[SocketAddr]) -> Result<(), Violation> {
+    for (i, addr) in addrs.iter().enumerate() {
+        if addrs[..i].contains(addr) {
+            return Err(Violation::new(key, addr, "listed more than once"));
+        }
+    }
+    Ok(())
 }
 
 /// The Maximum Packet Size range we accept: below 128 bytes not even an ordinary

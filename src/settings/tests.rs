@@ -34,6 +34,11 @@ fn embedded_defaults_are_the_documented_values() {
             retain_available: true,
             max_session_expiry: 604_800,
         },
+        http: HttpSettings {
+            listen: vec![addr("0.0.0.0:8080")],
+            ws_path: "/mqtt".into(),
+            allowed_origins: Vec::new(),
+        },
         limits: Limits {
             max_packet_size: 1_048_576,
             max_connections: 10_000,
@@ -99,6 +104,80 @@ fn tcp_is_a_string_or_a_list() {
 
     let two = Settings::from_toml("[mqtt]\ntcp = [\"127.0.0.1:1883\", \"[::1]:1883\"]").unwrap();
     assert_eq!(two.mqtt.tcp, [addr("127.0.0.1:1883"), addr("[::1]:1883")]);
+}
+
+#[test]
+fn http_listen_is_a_string_a_list_or_empty() {
+    let one = Settings::from_toml("[http]\nlisten = \"127.0.0.1:8081\"").unwrap();
+    assert_eq!(one.http.listen, [addr("127.0.0.1:8081")]);
+    let two = Settings::from_toml("[http]\nlisten = [\"127.0.0.1:1\", \"[::1]:1\"]").unwrap();
+    assert_eq!(two.http.listen, [addr("127.0.0.1:1"), addr("[::1]:1")]);
+    let off = Settings::from_toml("[http]\nlisten = []").unwrap();
+    assert!(off.http.listen.is_empty(), "an empty list turns HTTP off");
+}
+
+#[test]
+fn http_settings_from_the_environment() {
+    let settings = with_env(
+        "",
+        &[
+            ("WREN__HTTP__LISTEN", "127.0.0.1:9001,[::1]:9001"),
+            ("WREN__HTTP__WS_PATH", "/ws"),
+            (
+                "WREN__HTTP__ALLOWED_ORIGINS",
+                "http://pi.local:8080,https://dash.example",
+            ),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        settings.http.listen,
+        [addr("127.0.0.1:9001"), addr("[::1]:9001")]
+    );
+    assert_eq!(settings.http.ws_path, "/ws");
+    assert_eq!(
+        settings.http.allowed_origins,
+        ["http://pi.local:8080", "https://dash.example"]
+    );
+}
+
+#[test]
+fn http_origins_and_path_are_checked() {
+    let ok = "[http]\nws_path = \"/\"\nallowed_origins = [\"http://pi.local:8080\", \"null\"]";
+    assert!(Settings::from_toml(ok).is_ok());
+    let cases = [
+        (
+            "[http]\nws_path = \"mqtt\"",
+            "http.ws_path: invalid value \"mqtt\": must be a path starting with \"/\", \
+             without spaces, query or fragment",
+        ),
+        (
+            "[http]\nws_path = \"/mqtt?x=1\"",
+            "http.ws_path: invalid value \"/mqtt?x=1\": must be a path starting with \"/\", \
+             without spaces, query or fragment",
+        ),
+        (
+            "[http]\nallowed_origins = [\"http://pi.local:8080/\"]",
+            "http.allowed_origins: invalid value \"http://pi.local:8080/\": not an origin: \
+             expected scheme://host[:port] without a path, or \"null\"",
+        ),
+        (
+            "[http]\nallowed_origins = [\"pi.local\"]",
+            "http.allowed_origins: invalid value \"pi.local\": not an origin: \
+             expected scheme://host[:port] without a path, or \"null\"",
+        ),
+        (
+            "[http]\nlisten = [\"127.0.0.1:1\", \"127.0.0.1:1\"]",
+            "http.listen: invalid value 127.0.0.1:1: listed more than once",
+        ),
+    ];
+    for (toml, message) in cases {
+        assert_eq!(
+            error_of(toml),
+            format!("{message} (from TOML text)"),
+            "{toml}"
+        );
+    }
 }
 
 #[test]
@@ -258,7 +337,7 @@ fn unknown_keys_list_the_known_ones() {
     );
     assert_eq!(
         error_of("[radio]\nport = 1883"),
-        "radio: unknown key (known keys: mqtt, limits, mqttsn, log) (from TOML text)"
+        "radio: unknown key (known keys: mqtt, http, limits, mqttsn, log) (from TOML text)"
     );
     // Keys are case-sensitive, as in TOML.
     assert!(error_of("[limits]\nMax_Queued = 1").starts_with("limits.Max_Queued: unknown key"));

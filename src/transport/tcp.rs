@@ -16,28 +16,45 @@ use crate::session::{Inlet, MqttSession, SessionContext};
 /// Bytes read per system call under load; idle connections hold no buffer.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Binds every address; fails on the first that cannot be bound, naming it.
-pub async fn bind(addrs: &[SocketAddr]) -> io::Result<Vec<TcpListener>> {
+/// Binds every address; fails on the first that cannot be bound, naming it and
+/// the setting (`key`) it came from.
+pub async fn bind(addrs: &[SocketAddr], key: &str) -> io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::with_capacity(addrs.len());
     for addr in addrs {
         let listener = TcpListener::bind(addr).await.map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot listen on {addr} (mqtt.tcp): {e}"))
+            io::Error::new(e.kind(), format!("cannot listen on {addr} ({key}): {e}"))
         })?;
         listeners.push(listener);
     }
     Ok(listeners)
 }
 
-/// Accepts connections until the task is dropped. The accept loop does no
-/// protocol work, so a slow client cannot hold up the others.
+/// Accepts MQTT connections until the task is dropped.
 pub async fn serve(
     listener: TcpListener,
     cx: SessionContext,
     workers: WorkerPicker,
     limit: ConnectionLimit,
 ) {
+    accept_loop(listener, "tcp", limit, |stream, peer, permit| {
+        if let Err(error) = hand_over(stream, peer, cx.clone(), &workers, permit) {
+            debug!(%peer, %error, "could not hand the connection to a worker");
+        }
+    })
+    .await;
+}
+
+/// Accepts connections until the task is dropped and gives each, with its
+/// permit, to `accepted`, which must not wait for the client: the accept loop
+/// does no protocol work, so a slow client cannot hold up the others.
+pub(super) async fn accept_loop(
+    listener: TcpListener,
+    name: &'static str,
+    limit: ConnectionLimit,
+    mut accepted: impl FnMut(TcpStream, SocketAddr, Permit),
+) {
     if let Ok(addr) = listener.local_addr() {
-        info!(listener = "tcp", %addr, "listening for MQTT");
+        info!(listener = name, %addr, "listening");
     }
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -53,9 +70,7 @@ pub async fn serve(
             warn!(%peer, open = limit.open(), "connection limit reached, refusing");
             continue;
         };
-        if let Err(error) = hand_over(stream, peer, cx.clone(), &workers, permit) {
-            debug!(%peer, %error, "could not hand the connection to a worker");
-        }
+        accepted(stream, peer, permit);
     }
 }
 

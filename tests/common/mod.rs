@@ -30,9 +30,13 @@ pub const WAIT: Duration = Duration::from_secs(5);
 pub const QUIET: Duration = Duration::from_millis(300);
 
 /// Settings listening on ephemeral local ports (MQTT on TCP, MQTT-SN on UDP),
-/// otherwise the embedded defaults.
+/// otherwise the embedded defaults; the HTTP listener (on by default at
+/// 0.0.0.0:8080, which parallel tests would fight over) is off.
 pub fn settings() -> Settings {
-    Settings::from_toml("[mqtt]\ntcp = \"127.0.0.1:0\"\n[mqttsn]\nudp = \"127.0.0.1:0\"\n").unwrap()
+    Settings::from_toml(
+        "[mqtt]\ntcp = \"127.0.0.1:0\"\n[http]\nlisten = []\n[mqttsn]\nudp = \"127.0.0.1:0\"\n",
+    )
+    .unwrap()
 }
 
 /// A running wren and the address of its MQTT listener. Stops on drop.

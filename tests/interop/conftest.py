@@ -254,7 +254,10 @@ def _config_text(
     # wren's MQTT-SN gateway defaults to UDP 0.0.0.0:1884: every test broker
     # gets its own loopback port instead, unless the test configures [mqttsn].
     sn = f'[mqttsn]\nudp = "{HOST}:{sn_port}"\n\n' if sn_port is not None else ""
-    return f'[mqtt]\ntcp = "{HOST}:{port}"\n\n{sn}{wren_toml}\n'
+    # wren's HTTP listener is on by default (0.0.0.0:8080): off unless the test
+    # configures it, so brokers never fight over a fixed port.
+    http_off = "" if "[http]" in wren_toml else "[http]\nlisten = []\n\n"
+    return f'[mqtt]\ntcp = "{HOST}:{port}"\n\n{sn}{http_off}{wren_toml}\n'
 
 
 def _start(
@@ -327,7 +330,7 @@ def broker_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[C
 
         ws = free_port()  # from interop_helpers; free_port(socket.SOCK_DGRAM) for UDP
         b = broker_factory(
-            wren_toml=f'[websocket]\\ntcp = "127.0.0.1:{ws}"',  # wren's real key names
+            wren_toml=f'[http]\\nlisten = "127.0.0.1:{ws}"',
             mosquitto_conf=f"listener {ws} lo\\nprotocol websockets",
             extra_ports={"ws": ws},
         )
@@ -362,6 +365,31 @@ def broker(broker_factory) -> Broker:
     Unpacks as ``host, port = broker``.
     """
     return broker_factory()
+
+
+def start_ws_broker(broker_factory, wren_http: str = "") -> Broker:
+    """A broker with MQTT over TCP and MQTT over WebSocket at ``/mqtt`` on
+    ``broker.extra_ports["ws"]``; ``wren_http`` adds keys to wren's ``[http]``."""
+    ws = free_port()
+    b = broker_factory(
+        wren_toml=f'[http]\nlisten = "{HOST}:{ws}"\nws_path = "/mqtt"\n{wren_http}',
+        mosquitto_conf=f"listener {ws} lo\nprotocol websockets",
+        extra_ports={"ws": ws},
+    )
+    # The fixture waited for the MQTT/TCP port only; Mosquitto opens its
+    # WebSocket listener a moment later.
+    deadline = time.monotonic() + START_TIMEOUT
+    while not _port_accepts(ws):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{b.kind}: nothing listens on WebSocket port {ws}\n{b.log()}", pytrace=False)
+        time.sleep(0.05)
+    return b
+
+
+@pytest.fixture
+def ws_broker(broker_factory) -> Broker:
+    """The broker under test with a WebSocket listener (see ``start_ws_broker``)."""
+    return start_ws_broker(broker_factory)
 
 
 @pytest.fixture

@@ -87,7 +87,11 @@ class Client:
         session_expiry: int | None = None,
         will: dict[str, Any] | None = None,
         keepalive: int = 30,
+        transport: str = "tcp",
+        ws_path: str = "/mqtt",
     ):
+        """``transport="websockets"`` speaks MQTT over WebSocket at ``ws_path``;
+        ``port`` is then the WebSocket listener's."""
         if isinstance(protocol, str):
             protocol = PROTOCOLS[protocol]
         self.host, self.port = host, port
@@ -103,7 +107,10 @@ class Client:
             clean_session=None if self.v5 else clean,
             protocol=protocol,
             reconnect_on_failure=False,
+            transport=transport,
         )
+        if transport == "websockets":
+            self.c.ws_set_options(path=ws_path)
         if will:
             self.c.will_set(**will)
         self.messages: queue.Queue[Received] = queue.Queue()
@@ -288,13 +295,15 @@ class ClientFactory:
         self.host, self.port = host, port
         self._all: list[Client] = []
 
-    def new(self, protocol: str = "v311", **kwargs: Any) -> Client:
-        c = Client(self.host, self.port, protocol, **kwargs)
+    def new(self, protocol: str = "v311", port: int | None = None, **kwargs: Any) -> Client:
+        """A client of the broker's MQTT/TCP listener, or of ``port`` (for
+        example a WebSocket listener with ``transport="websockets"``)."""
+        c = Client(self.host, port or self.port, protocol, **kwargs)
         self._all.append(c)
         return c
 
-    def connected(self, protocol: str = "v311", **kwargs: Any) -> Client:
-        return self.new(protocol, **kwargs).connect()
+    def connected(self, protocol: str = "v311", port: int | None = None, **kwargs: Any) -> Client:
+        return self.new(protocol, port, **kwargs).connect()
 
     def close_all(self) -> None:
         for c in reversed(self._all):
