@@ -55,7 +55,12 @@ pub struct Limits {
 pub struct Listeners {
     /// wren's MQTT-SN gateway on a UDP port of 127.0.0.1 (wren only: Mosquitto has none).
     pub mqttsn: bool,
+    /// MQTT over WebSocket on a TCP port of 127.0.0.1, at [`WS_PATH`].
+    pub websocket: bool,
 }
+
+/// The path WebSocket clients connect to (wren's `ws_path`; Mosquitto takes any).
+pub const WS_PATH: &str = "/mqtt";
 
 /// How to start one broker.
 #[derive(Debug, Clone)]
@@ -72,6 +77,7 @@ pub struct Broker {
     child: Child,
     addr: SocketAddr,
     mqttsn: Option<SocketAddr>,
+    websocket: Option<SocketAddr>,
     log: PathBuf,
     /// How long a SIGTERM gets before SIGKILL (longer under a profiler, which writes its output then).
     grace: Duration,
@@ -96,9 +102,17 @@ impl Broker {
             }
             (true, BrokerKind::Mosquitto) => bail!("Mosquitto has no MQTT-SN gateway"),
         };
+        let websocket = match listeners.websocket {
+            false => None,
+            true => Some(SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?))),
+        };
         let config = dir.join(format!("{tag}.conf"));
         let log = dir.join(format!("{tag}.log"));
-        let text = config_text(launch.kind, port, limits, mqttsn.map(|a| a.port()));
+        let extra = ExtraPorts {
+            mqttsn: mqttsn.map(|a| a.port()),
+            websocket: websocket.map(|a| a.port()),
+        };
+        let text = config_text(launch.kind, port, limits, extra);
         fs::write(&config, text)
             .with_context(|| format!("writing {}", config.display()))?;
         let (program, mut args) = match launch.wrapper.split_first() {
@@ -129,6 +143,7 @@ impl Broker {
             child,
             addr,
             mqttsn,
+            websocket,
             log,
             grace: if profiled {
                 Duration::from_secs(60)
@@ -141,7 +156,10 @@ impl Broker {
         } else {
             Duration::from_secs(10)
         };
-        broker.wait_ready(ready_within)?;
+        broker.wait_ready(broker.addr, ready_within)?;
+        if let Some(ws) = broker.websocket {
+            broker.wait_ready(ws, ready_within)?;
+        }
         Ok(broker)
     }
 
@@ -154,6 +172,12 @@ impl Broker {
     pub fn mqttsn_udp(&self) -> anyhow::Result<SocketAddr> {
         self.mqttsn
             .ok_or_else(|| anyhow!("{} was started without an MQTT-SN listener", self.kind))
+    }
+
+    /// Where the broker listens for MQTT over WebSocket, if it was asked to.
+    pub fn websocket(&self) -> anyhow::Result<SocketAddr> {
+        self.websocket
+            .ok_or_else(|| anyhow!("{} was started without a WebSocket listener", self.kind))
     }
 
     /// The broker's process id (the wrapper's, when one is used).
@@ -183,19 +207,18 @@ impl Broker {
         }
     }
 
-    fn wait_ready(&mut self, within: Duration) -> anyhow::Result<()> {
+    /// Waits until the broker accepts TCP connections on `addr`.
+    fn wait_ready(&mut self, addr: SocketAddr, within: Duration) -> anyhow::Result<()> {
         let start = Instant::now();
         loop {
             self.check_alive()?;
-            if std::net::TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok()
-            {
+            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
                 return Ok(());
             }
             if start.elapsed() > within {
                 bail!(
-                    "{} did not listen on {} within {within:?}; its log ends:\n{}",
+                    "{} did not listen on {addr} within {within:?}; its log ends:\n{}",
                     self.kind,
-                    self.addr,
                     self.log_tail()
                 );
             }
@@ -247,33 +270,52 @@ fn free_udp_port() -> anyhow::Result<u16> {
     Ok(socket.local_addr()?.port())
 }
 
+/// Ports of 127.0.0.1 for the listeners besides MQTT over TCP; `None` turns one off.
+#[derive(Debug, Clone, Copy, Default)]
+struct ExtraPorts {
+    mqttsn: Option<u16>,
+    websocket: Option<u16>,
+}
+
 /// The config file for `kind`: loopback only, persistence off, the same limits for both.
-/// wren's MQTT-SN gateway and HTTP/WebSocket listener are off (they would bind UDP
-/// 0.0.0.0:1884 and TCP 0.0.0.0:8080 by default); the gateway listens on 127.0.0.1
-/// only when `sn_port` is given.
-fn config_text(kind: BrokerKind, port: u16, limits: Limits, sn_port: Option<u16>) -> String {
+/// wren's MQTT-SN gateway and HTTP listener are off (by default they bind UDP
+/// 0.0.0.0:1884 and TCP 0.0.0.0:8080) unless their ports are given: then each
+/// listens on its port of 127.0.0.1 only.
+fn config_text(kind: BrokerKind, port: u16, limits: Limits, extra: ExtraPorts) -> String {
     let Limits {
         max_connections,
         max_inflight,
         max_queued,
     } = limits;
+    let on_loopback = |port: Option<u16>| port.map_or_else(String::new, |p| format!("\"127.0.0.1:{p}\""));
     match kind {
         BrokerKind::Wren => {
-            let udp = sn_port.map_or_else(String::new, |p| format!("\"127.0.0.1:{p}\""));
+            let udp = on_loopback(extra.mqttsn);
+            let http = on_loopback(extra.websocket);
             format!(
                 "[mqtt]\ntcp = \"127.0.0.1:{port}\"\n\n\
+                 [http]\nlisten = [{http}]\nws_path = \"{WS_PATH}\"\n\n\
                  [limits]\nmax_connections = {max_connections}\nmax_inflight = {max_inflight}\n\
-                 max_queued = {max_queued}\n\n[mqttsn]\nudp = [{udp}]\n\n[http]\nlisten = []\n\n\
-                 [log]\nlevel = \"warn\"\n"
+                 max_queued = {max_queued}\n\n[mqttsn]\nudp = [{udp}]\n\n[log]\nlevel = \"warn\"\n"
             )
         }
         // TCP_NODELAY is on because wren always sets it; without it Nagle's
         // algorithm would add delay to Mosquitto's small writes in the latency scenario.
-        BrokerKind::Mosquitto => format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-             max_connections {max_connections}\nmax_inflight_messages {max_inflight}\n\
-             max_queued_messages {max_queued}\nset_tcp_nodelay true\nlog_dest none\n"
-        ),
+        BrokerKind::Mosquitto => {
+            let mut text = format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+                 max_connections {max_connections}\nmax_inflight_messages {max_inflight}\n\
+                 max_queued_messages {max_queued}\nset_tcp_nodelay true\nlog_dest none\n"
+            );
+            // Debian's 2.0.11 binds a websockets listener to [::] (all interfaces)
+            // whatever address it is given, unless told to use IPv4 only.
+            if let Some(ws) = extra.websocket {
+                text.push_str(&format!(
+                    "\nlistener {ws} 127.0.0.1\nprotocol websockets\nsocket_domain ipv4\n"
+                ));
+            }
+            text
+        }
     }
 }
 
@@ -305,22 +347,41 @@ mod tests {
 
     #[test]
     fn both_configs_carry_the_same_limits() {
-        let wren = config_text(BrokerKind::Wren, 5000, LIMITS, None);
+        let none = ExtraPorts::default();
+        let wren = config_text(BrokerKind::Wren, 5000, LIMITS, none);
         assert!(wren.contains("tcp = \"127.0.0.1:5000\""));
         assert!(wren.contains("max_inflight = 100\n") && wren.contains("max_queued = 100000\n"));
         let settings = wren::settings::Settings::from_toml(&wren).unwrap();
         assert!(settings.http.listen.is_empty() && settings.mqttsn.udp.is_empty());
-        let mosquitto = config_text(BrokerKind::Mosquitto, 5000, LIMITS, None);
+        let mosquitto = config_text(BrokerKind::Mosquitto, 5000, LIMITS, none);
         assert!(mosquitto.contains("listener 5000 127.0.0.1\n"));
         assert!(mosquitto.contains("max_inflight_messages 100\n"));
         assert!(mosquitto.contains("max_queued_messages 100000\n"));
         assert!(mosquitto.contains("persistence false\n"));
+        assert!(!mosquitto.contains("websockets"));
     }
 
     #[test]
-    fn the_mqttsn_gateway_listens_on_loopback_only_when_asked() {
-        let wren = config_text(BrokerKind::Wren, 5000, LIMITS, Some(5001));
+    fn extra_listeners_are_on_loopback_only_and_only_when_asked() {
+        let extra = ExtraPorts {
+            mqttsn: Some(5001),
+            websocket: Some(5002),
+        };
+        let wren = config_text(BrokerKind::Wren, 5000, LIMITS, extra);
         assert!(wren.contains("[mqttsn]\nudp = [\"127.0.0.1:5001\"]\n"), "{wren}");
+        assert!(
+            wren.contains("[http]\nlisten = [\"127.0.0.1:5002\"]\nws_path = \"/mqtt\"\n"),
+            "{wren}"
+        );
+        let settings = wren::settings::Settings::from_toml(&wren).unwrap();
+        assert_eq!(settings.http.ws_path, "/mqtt");
+        assert_eq!(settings.mqttsn.udp.len(), 1);
+        assert_eq!(settings.http.listen.len(), 1);
+        let mosquitto = config_text(BrokerKind::Mosquitto, 5000, LIMITS, extra);
+        assert!(
+            mosquitto.contains("listener 5002 127.0.0.1\nprotocol websockets\nsocket_domain ipv4\n"),
+            "{mosquitto}"
+        );
     }
 
     #[test]

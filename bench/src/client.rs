@@ -2,15 +2,13 @@
 //! sans-IO codec: connect, subscribe, and encoding or decoding single packets.
 //! The load itself (pipelining, windows, pacing) lives in `load`.
 
-use std::net::SocketAddr;
 use std::num::NonZeroU16;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
+use crate::conn::{Conn, Endpoint};
 use wren::protocol::mqtt::{
     self, Ack, Connect, Packet, PacketId, Properties, ProtocolVersion, Publish, QoS, Subscribe,
     SubscriptionOptions,
@@ -28,19 +26,18 @@ const KEEP_ALIVE_SECS: u16 = 300;
 /// How long CONNECT → CONNACK and SUBSCRIBE → SUBACK may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A connected MQTT client: the socket and what was read past the last packet.
+/// A connected MQTT client: the connection and what was read past the last packet.
 pub struct Client {
-    pub stream: TcpStream,
+    pub stream: Conn,
     pub read_buf: BytesMut,
 }
 
 impl Client {
-    /// Opens a TCP connection to `addr` and completes CONNECT/CONNACK with a clean session.
-    pub async fn connect(addr: SocketAddr, client_id: &str) -> anyhow::Result<Self> {
-        let stream = TcpStream::connect(addr)
+    /// Connects to `endpoint` (TCP or WebSocket) and completes CONNECT/CONNACK with a clean session.
+    pub async fn connect(endpoint: Endpoint, client_id: &str) -> anyhow::Result<Self> {
+        let stream = Conn::open(endpoint)
             .await
-            .with_context(|| format!("connecting to {addr}"))?;
-        stream.set_nodelay(true)?;
+            .with_context(|| format!("{client_id}: connecting to {endpoint:?}"))?;
         let mut client = Self {
             stream,
             read_buf: BytesMut::with_capacity(256),
@@ -99,10 +96,7 @@ impl Client {
 }
 
 /// Reads until one whole packet is in `buf`, and decodes it.
-async fn read_packet<R: AsyncRead + Unpin>(
-    stream: &mut R,
-    buf: &mut BytesMut,
-) -> anyhow::Result<Packet> {
+async fn read_packet(stream: &mut Conn, buf: &mut BytesMut) -> anyhow::Result<Packet> {
     loop {
         if let Some(packet) = decode(buf)? {
             return Ok(packet);

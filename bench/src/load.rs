@@ -17,7 +17,6 @@ use anyhow::{Context as _, bail};
 use bytes::BytesMut;
 use bytestring::ByteString;
 use hdrhistogram::Histogram;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::Notify;
 use tokio::time::{MissedTickBehavior, timeout, timeout_at};
 use wren::protocol::mqtt::{Packet, PacketId, QoS};

@@ -8,6 +8,7 @@
 //! scenario  the scenarios, and measuring one against one broker
 //! load      publisher and subscriber tasks on raw sockets (pipelining, QoS 1 windows, pacing)
 //! client    MQTT 3.1.1 connect/subscribe and packet helpers over wren's sans-IO codec
+//! conn      a client's byte stream: plain TCP, or a hand-rolled WebSocket (RFC 6455)
 //! sn        MQTT-SN publishers over UDP through wren's gateway (CONNECT, REGISTER, PUBLISH)
 //! broker    starting each broker on a free 127.0.0.1 port with matching limits; stopping it
 //! procfs    CPU seconds and RSS from /proc
@@ -17,6 +18,7 @@
 
 mod broker;
 mod client;
+mod conn;
 mod load;
 mod procfs;
 mod report;

@@ -17,8 +17,9 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 use wren::protocol::mqtt::QoS;
 
-use crate::broker::{Broker, Listeners};
+use crate::broker::{Broker, Listeners, WS_PATH};
 use crate::client::Client;
+use crate::conn::Endpoint;
 use crate::load::{self, Backlog, Clock, Progress, PublisherPlan, PublisherReport, SubscriberPlan};
 use crate::procfs;
 use crate::sn::{self, SnPlan, SnPublisher};
@@ -58,6 +59,7 @@ impl Scenario {
         match self.shape {
             Shape::PubSub(shape) => Listeners {
                 mqttsn: shape.transport == Transport::MqttSn,
+                websocket: shape.transport == Transport::WebSocket,
             },
             Shape::Idle => Listeners::default(),
         }
@@ -83,15 +85,18 @@ pub struct PubSub {
     pub qos: QoS,
     /// Each publisher sends at the fixed `--rate` for `--latency-secs` instead of as fast as it can.
     pub paced: bool,
-    /// How the publishers reach the broker (subscribers always use MQTT over TCP).
+    /// How the clients reach the broker (the subscribers of an MQTT-SN scenario use MQTT over TCP).
     pub transport: Transport,
 }
 
-/// How publishers reach the broker.
+/// How clients reach the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     /// MQTT 3.1.1 over TCP.
     Tcp,
+    /// MQTT 3.1.1 over a WebSocket (`ws://127.0.0.1:PORT/mqtt`, subprotocol `mqtt`),
+    /// publishers and subscribers alike; each write of the load is one binary frame.
+    WebSocket,
     /// MQTT-SN 1.2 over UDP, through wren's gateway: CONNECT, REGISTER, then
     /// PUBLISH to the registered topic id (see `sn`).
     MqttSn,
@@ -168,6 +173,36 @@ pub const ALL: &[Scenario] = &[
         }),
         headline: THROUGHPUT,
         targets: &[(Metric::Throughput, Target::RatioAtLeast(3.0))],
+        compare: Compare::Mosquitto,
+    },
+    Scenario {
+        name: "ws-fan-in-qos0",
+        about: "fan-in-qos0 over WebSocket (ws://127.0.0.1:PORT/mqtt, subprotocol mqtt, binary frames)",
+        shape: Shape::PubSub(PubSub {
+            publishers: 8,
+            subscribers: 1,
+            topology: Topology::FanIn,
+            qos: QOS0,
+            paced: false,
+            transport: Transport::WebSocket,
+        }),
+        headline: THROUGHPUT,
+        targets: &[],
+        compare: Compare::Mosquitto,
+    },
+    Scenario {
+        name: "ws-fan-in-qos1",
+        about: "fan-in-qos1 over WebSocket",
+        shape: Shape::PubSub(PubSub {
+            publishers: 8,
+            subscribers: 1,
+            topology: Topology::FanIn,
+            qos: QOS1,
+            paced: false,
+            transport: Transport::WebSocket,
+        }),
+        headline: THROUGHPUT,
+        targets: &[],
         compare: Compare::Mosquitto,
     },
     Scenario {
@@ -346,9 +381,12 @@ impl CpuMark {
 }
 
 async fn pubsub(shape: PubSub, broker: &Broker, load: &Load) -> anyhow::Result<Figures> {
-    let addr = broker.mqtt_tcp();
+    let endpoint = match shape.transport {
+        Transport::Tcp | Transport::MqttSn => Endpoint::Tcp(broker.mqtt_tcp()),
+        Transport::WebSocket => Endpoint::Ws(broker.websocket()?, WS_PATH),
+    };
     let subscribers = connect_all(
-        addr,
+        endpoint,
         "wb-s",
         shape.subscribers,
         |i| Some(shape.filter(i)),
@@ -356,9 +394,9 @@ async fn pubsub(shape: PubSub, broker: &Broker, load: &Load) -> anyhow::Result<F
     )
     .await?;
     let publishers = match shape.transport {
-        Transport::Tcp => {
-            Publishers::Tcp(connect_all(addr, "wb-p", shape.publishers, |_| None, shape.qos).await?)
-        }
+        Transport::Tcp | Transport::WebSocket => Publishers::Mqtt(
+            connect_all(endpoint, "wb-p", shape.publishers, |_| None, shape.qos).await?,
+        ),
         Transport::MqttSn => Publishers::Sn(connect_sn(broker.mqttsn_udp()?, &shape).await?),
     };
 
@@ -408,7 +446,7 @@ async fn pubsub(shape: PubSub, broker: &Broker, load: &Load) -> anyhow::Result<F
     }
     let mut pub_tasks: JoinSet<anyhow::Result<(usize, Held, PublisherReport)>> = JoinSet::new();
     match publishers {
-        Publishers::Tcp(clients) => {
+        Publishers::Mqtt(clients) => {
             for (i, client) in clients.into_iter().enumerate() {
                 let plan = PublisherPlan {
                     topic: ByteString::from(shape.topic(i)),
@@ -426,7 +464,7 @@ async fn pubsub(shape: PubSub, broker: &Broker, load: &Load) -> anyhow::Result<F
                 let backlog = backlog.clone();
                 pub_tasks.spawn(async move {
                     let (client, report) = load::publish(client, plan, clock, backlog).await?;
-                    anyhow::Ok((i, Held::Tcp(client), report))
+                    anyhow::Ok((i, Held::Mqtt(client), report))
                 });
             }
         }
@@ -531,13 +569,13 @@ async fn pubsub(shape: PubSub, broker: &Broker, load: &Load) -> anyhow::Result<F
 
 /// The publishers of a measurement, connected.
 enum Publishers {
-    Tcp(Vec<Client>),
+    Mqtt(Vec<Client>),
     Sn(Vec<SnPublisher>),
 }
 
 /// A publisher's connection, kept open until the subscribers are done.
 enum Held {
-    Tcp(#[allow(dead_code)] Client),
+    Mqtt(#[allow(dead_code)] Client),
     Sn(#[allow(dead_code)] SnPublisher),
 }
 
@@ -561,7 +599,7 @@ async fn connect_sn(gateway: SocketAddr, shape: &PubSub) -> anyhow::Result<Vec<S
 
 /// Connects `n` clients at once (`{prefix}{i}`), subscribing each to `filter(i)` if any.
 async fn connect_all(
-    addr: SocketAddr,
+    endpoint: Endpoint,
     prefix: &str,
     n: usize,
     filter: impl Fn(usize) -> Option<String>,
@@ -572,7 +610,7 @@ async fn connect_all(
         let id = format!("{prefix}{i}");
         let filter = filter(i);
         tasks.spawn(async move {
-            let mut client = Client::connect(addr, &id).await?;
+            let mut client = Client::connect(endpoint, &id).await?;
             if let Some(filter) = filter {
                 client.subscribe(&filter, qos).await?;
             }
@@ -601,7 +639,7 @@ async fn idle(broker: &Broker, load: &Load) -> anyhow::Result<Figures> {
         tasks.spawn(async move {
             let mut held = Vec::new();
             for i in (w..n).step_by(workers) {
-                held.push(Client::connect(addr, &format!("wb-idle{i}")).await?);
+                held.push(Client::connect(Endpoint::Tcp(addr), &format!("wb-idle{i}")).await?);
             }
             anyhow::Ok(held)
         });
