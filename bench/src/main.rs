@@ -127,7 +127,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if cli.list {
         for s in scenario::ALL {
-            eprintln!("{:<12} {}", s.name, s.about);
+            eprintln!("{:<14} {}", s.name, s.about);
         }
         eprintln!(
             "\nwren-only scenarios (MQTT-SN: Mosquitto has no gateway) are compared with wren's own \
@@ -204,7 +204,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
                 let sample = match result {
                     Ok(figures) => {
                         eprintln!(
-                            "{:<12} run {}/{runs} {:<9} {}",
+                            "{:<14} run {}/{runs} {:<9} {}",
                             scenario.name,
                             run + 1,
                             launch.kind,
@@ -220,7 +220,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
                     }
                     Err(error) => {
                         eprintln!(
-                            "{:<12} run {}/{runs} {:<9} FAILED: {error:#}",
+                            "{:<14} run {}/{runs} {:<9} FAILED: {error:#}",
                             scenario.name,
                             run + 1,
                             launch.kind
