@@ -72,6 +72,9 @@ pub struct SnClient {
     state: ClientState,
     conn_id: ConnId,
     session: Option<Attachment>,
+    /// A SUBSCRIBE or UNSUBSCRIBE awaits the broker's answer: deliveries wait,
+    /// so the retained messages it queues follow the SUBACK.
+    awaiting_answer: bool,
     departure: Departure,
     _permit: Permit,
 }
@@ -97,6 +100,7 @@ impl SnClient {
                 state,
                 conn_id: ConnId::next(),
                 session: None,
+                awaiting_answer: false,
                 departure: Departure::Abnormal,
                 _permit: permit,
             }
@@ -264,12 +268,14 @@ impl SnClient {
             key: session.key,
             filters: vec![(filter, subscription)],
         };
+        self.awaiting_answer = true;
         let answered =
             self.gw
                 .broker
                 .send(request)
                 .into_actor(self)
                 .map(move |result, client, ctx| {
+                    client.awaiting_answer = false;
                     let code = result.ok().and_then(|codes| codes.first().copied());
                     client.send(&Message::SubAck(suback(code, topic_id, msg_id)));
                     // Retained messages were queued before the answer: they follow the SUBACK.
@@ -284,12 +290,17 @@ impl SnClient {
             key: session.key,
             filters: vec![filter],
         };
-        let answered = self
-            .gw
-            .broker
-            .send(request)
-            .into_actor(self)
-            .map(move |_, client: &mut Self, _| client.send(&Message::UnsubAck(msg_id)));
+        let answered =
+            self.gw
+                .broker
+                .send(request)
+                .into_actor(self)
+                .map(move |_, client: &mut Self, ctx| {
+                    client.awaiting_answer = false;
+                    client.send(&Message::UnsubAck(msg_id));
+                    client.drain(ctx);
+                });
+        self.awaiting_answer = true;
         ctx.wait(answered);
     }
 
@@ -322,6 +333,9 @@ impl SnClient {
     /// while the client is active or awake; a message left unacknowledged
     /// (before a sleep or a reconnect) goes first, with DUP.
     fn drain(&mut self, ctx: &mut Context<Self>) {
+        if self.awaiting_answer {
+            return;
+        }
         let Some(shared) = self.session.as_ref().map(|s| s.state.clone()) else {
             return;
         };
