@@ -75,6 +75,8 @@ pub struct SnClient {
     /// A SUBSCRIBE or UNSUBSCRIBE awaits the broker's answer: deliveries wait,
     /// so the retained messages it queues follow the SUBACK.
     awaiting_answer: bool,
+    /// The link has been told to route this address elsewhere.
+    left_link: bool,
     departure: Departure,
     _permit: Permit,
 }
@@ -101,6 +103,7 @@ impl SnClient {
                 conn_id: ConnId::next(),
                 session: None,
                 awaiting_answer: false,
+                left_link: false,
                 departure: Departure::Abnormal,
                 _permit: permit,
             }
@@ -117,8 +120,23 @@ impl SnClient {
         );
     }
 
+    /// Tells the link this address no longer has a client here (once).
+    fn leave_link(&mut self) {
+        if !std::mem::replace(&mut self.left_link, true) {
+            self.route.link.do_send(ClientGone {
+                addr: self.route.addr.clone(),
+                generation: self.route.generation,
+            });
+        }
+    }
+
     /// Carries out the state machine's actions, in order.
     fn apply(&mut self, actions: Vec<Action>, ctx: &mut Context<Self>) {
+        if actions.iter().any(|a| matches!(a, Action::End(_))) {
+            // Before the node can hear our last answer, so whatever it sends
+            // next is routed as from a stranger, not into a stopping mailbox.
+            self.leave_link();
+        }
         for action in actions {
             match action {
                 Action::Send(message) => self.send(&message),
@@ -421,10 +439,7 @@ impl Actor for SnClient {
         let _entered = self.span.clone().entered();
         info!(how = ?self.departure, "disconnected");
         self.detach(self.departure);
-        self.route.link.do_send(ClientGone {
-            addr: self.route.addr.clone(),
-            generation: self.route.generation,
-        });
+        self.leave_link();
     }
 }
 
