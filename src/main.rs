@@ -1,5 +1,6 @@
 //! The `wren` command line: run the gateway, or check a config file.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -55,9 +56,11 @@ fn run(config: Option<PathBuf>) -> anyhow::Result<()> {
     let settings = Settings::load(config.as_deref())?;
     let filter =
         EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&settings.log.level))?;
+    // Colours only on a terminal: journald and log files get plain text.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let server = Server::start(settings)?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "wren is running");

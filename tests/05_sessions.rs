@@ -99,6 +99,9 @@ async fn unacknowledged_qos1_is_redelivered_with_dup_and_the_same_packet_id() {
     assert_eq!((again.topic, again.payload), (first.topic, first.payload));
     raw.send(&wire::puback(again.packet_id.unwrap())).await;
     raw.send(&DISCONNECT).await;
+    // Separate connections have no order: wait until the server has read
+    // this one to its end, or the next CONNECT may overtake the PUBACK.
+    raw.expect_closed_silently().await;
 
     // Acknowledged now: a third connection gets nothing.
     let (mut raw, _) = Raw::connect(broker.addr, &connect).await;

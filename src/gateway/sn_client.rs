@@ -72,6 +72,11 @@ pub struct SnClient {
     state: ClientState,
     conn_id: ConnId,
     session: Option<Attachment>,
+    /// A SUBSCRIBE or UNSUBSCRIBE awaits the broker's answer: deliveries wait,
+    /// so the retained messages it queues follow the SUBACK.
+    awaiting_answer: bool,
+    /// The link has been told to route this address elsewhere.
+    left_link: bool,
     departure: Departure,
     _permit: Permit,
 }
@@ -97,6 +102,8 @@ impl SnClient {
                 state,
                 conn_id: ConnId::next(),
                 session: None,
+                awaiting_answer: false,
+                left_link: false,
                 departure: Departure::Abnormal,
                 _permit: permit,
             }
@@ -113,8 +120,23 @@ impl SnClient {
         );
     }
 
+    /// Tells the link this address no longer has a client here (once).
+    fn leave_link(&mut self) {
+        if !std::mem::replace(&mut self.left_link, true) {
+            self.route.link.do_send(ClientGone {
+                addr: self.route.addr.clone(),
+                generation: self.route.generation,
+            });
+        }
+    }
+
     /// Carries out the state machine's actions, in order.
     fn apply(&mut self, actions: Vec<Action>, ctx: &mut Context<Self>) {
+        if actions.iter().any(|a| matches!(a, Action::End(_))) {
+            // Before the node can hear our last answer, so whatever it sends
+            // next is routed as from a stranger, not into a stopping mailbox.
+            self.leave_link();
+        }
         for action in actions {
             match action {
                 Action::Send(message) => self.send(&message),
@@ -264,12 +286,14 @@ impl SnClient {
             key: session.key,
             filters: vec![(filter, subscription)],
         };
+        self.awaiting_answer = true;
         let answered =
             self.gw
                 .broker
                 .send(request)
                 .into_actor(self)
                 .map(move |result, client, ctx| {
+                    client.awaiting_answer = false;
                     let code = result.ok().and_then(|codes| codes.first().copied());
                     client.send(&Message::SubAck(suback(code, topic_id, msg_id)));
                     // Retained messages were queued before the answer: they follow the SUBACK.
@@ -284,12 +308,17 @@ impl SnClient {
             key: session.key,
             filters: vec![filter],
         };
-        let answered = self
-            .gw
-            .broker
-            .send(request)
-            .into_actor(self)
-            .map(move |_, client: &mut Self, _| client.send(&Message::UnsubAck(msg_id)));
+        let answered =
+            self.gw
+                .broker
+                .send(request)
+                .into_actor(self)
+                .map(move |_, client: &mut Self, ctx| {
+                    client.awaiting_answer = false;
+                    client.send(&Message::UnsubAck(msg_id));
+                    client.drain(ctx);
+                });
+        self.awaiting_answer = true;
         ctx.wait(answered);
     }
 
@@ -322,6 +351,9 @@ impl SnClient {
     /// while the client is active or awake; a message left unacknowledged
     /// (before a sleep or a reconnect) goes first, with DUP.
     fn drain(&mut self, ctx: &mut Context<Self>) {
+        if self.awaiting_answer {
+            return;
+        }
         let Some(shared) = self.session.as_ref().map(|s| s.state.clone()) else {
             return;
         };
@@ -407,10 +439,7 @@ impl Actor for SnClient {
         let _entered = self.span.clone().entered();
         info!(how = ?self.departure, "disconnected");
         self.detach(self.departure);
-        self.route.link.do_send(ClientGone {
-            addr: self.route.addr.clone(),
-            generation: self.route.generation,
-        });
+        self.leave_link();
     }
 }
 
