@@ -71,14 +71,6 @@ impl Broker {
 
 /// Lets the broker take note of a connection the client has just seen close.
 ///
-/// wren closes the socket before it tells the broker the connection ended, so a
-/// client reconnecting at once can still find the old session online (see
-/// `05_sessions::reconnecting_right_after_a_close_never_resumes_an_ended_session`).
-/// Tests about other features wait this long so they test only their feature.
-pub async fn settle() {
-    tokio::time::sleep(Duration::from_millis(200)).await;
-}
-
 /// Asserts `elapsed` lies in `min..=max`, naming `what`.
 pub fn assert_between(what: &str, elapsed: Duration, min: Duration, max: Duration) {
     assert!(
