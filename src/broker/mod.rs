@@ -90,9 +90,8 @@ impl Handler<Publish> for Broker {
     type Result = ();
 
     fn handle(&mut self, msg: Publish, _: &mut Context<Self>) {
-        let now = Instant::now();
         for publication in msg.0 {
-            self.router.publish(publication, now);
+            self.router.publish(publication);
         }
     }
 }

@@ -90,6 +90,8 @@ pub struct Subscription {
 struct Online<C> {
     conn_id: ConnId,
     connection: C,
+    /// Told to close as a slow consumer; its departure report is on the way.
+    kicked: bool,
 }
 
 struct SessionRecord<C> {
@@ -213,6 +215,7 @@ impl<C: Connection> Router<C> {
                 record.online = Some(Online {
                     conn_id: request.conn_id,
                     connection: request.connection,
+                    kicked: false,
                 });
                 record.expiry = request.session_expiry;
                 record.expires_at = None;
@@ -243,7 +246,7 @@ impl<C: Connection> Router<C> {
     ) {
         if let Some(will) = self.taken_over.remove(&conn_id) {
             if how == Departure::Abnormal {
-                self.publish(will.publication, now);
+                self.publish(will.publication);
             }
             return;
         }
@@ -274,7 +277,7 @@ impl<C: Connection> Router<C> {
         record.expires_at =
             (expiry != u32::MAX).then(|| now + Duration::from_secs(u64::from(expiry)));
         if let Some(will) = will_now {
-            self.publish(will.publication, now);
+            self.publish(will.publication);
         }
         if expiry == 0 {
             self.end_session(key);
@@ -308,7 +311,7 @@ impl<C: Connection> Router<C> {
             }
         }
         for will in wills {
-            self.publish(will.publication, now);
+            self.publish(will.publication);
         }
         for key in ended {
             self.end_session(key);
@@ -317,7 +320,7 @@ impl<C: Connection> Router<C> {
     }
 
     /// Routes a publication to every matching subscriber and updates the retained store.
-    pub fn publish(&mut self, publication: Publication, now: Instant) {
+    pub fn publish(&mut self, publication: Publication) {
         let publication = Arc::new(publication);
         if publication.retain && self.config.retain_available {
             if publication.payload.is_empty() {
@@ -359,7 +362,7 @@ impl<C: Connection> Router<C> {
                 retain,
                 subscription_ids: m.ids,
             };
-            self.deliver(key, delivery, now);
+            self.deliver(key, delivery);
         }
         self.matched = matched;
         let mut shared_hits = std::mem::take(&mut self.shared_hits);
@@ -370,7 +373,7 @@ impl<C: Connection> Router<C> {
                 retain: subscription.options.retain_as_published && publication.retain,
                 subscription_ids: subscription.id.into_iter().collect(),
             };
-            self.deliver(key, delivery, now);
+            self.deliver(key, delivery);
         }
         self.shared_hits = shared_hits;
     }
@@ -469,11 +472,11 @@ impl<C: Connection> Router<C> {
                 retain: true,
                 subscription_ids: subscription.id.into_iter().collect(),
             };
-            self.deliver(key, delivery, now);
+            self.deliver(key, delivery);
         }
     }
 
-    fn deliver(&mut self, key: SessionKey, delivery: Delivery, _now: Instant) {
+    fn deliver(&mut self, key: SessionKey, delivery: Delivery) {
         let Some(record) = self.sessions.get_mut(&key) else {
             return;
         };
@@ -482,18 +485,16 @@ impl<C: Connection> Router<C> {
             return;
         }
         let pushed = record.state.lock().push(delivery);
-        match (pushed, &record.online) {
+        match (pushed, &mut record.online) {
             (Pushed::Queued { wake: true }, Some(online)) => {
                 online.connection.wake();
             }
-            (Pushed::Overflow, Some(_)) => {
+            // Kicked once; the connection's own departure report then takes
+            // the session offline, with its will, like any abnormal close.
+            (Pushed::Overflow, Some(online)) if !online.kicked => {
+                online.kicked = true;
                 self.slow_consumers += 1;
-                if let Some(online) = record.online.take() {
-                    online.connection.kick(ReasonCode::QUOTA_EXCEEDED);
-                }
-                record.state.lock().set_owner(None);
-                record.expires_at = (record.expiry != u32::MAX)
-                    .then(|| _now + Duration::from_secs(u64::from(record.expiry)));
+                online.connection.kick(ReasonCode::QUOTA_EXCEEDED);
             }
             _ => {}
         }
@@ -545,13 +546,12 @@ impl<C: Connection> Router<C> {
     }
 }
 
-/// Unpredictable enough for assigned client ids, without a dependency:
-/// std's `RandomState` is seeded from the OS per process.
+/// Unpredictable enough for assigned client ids, without a dependency or a
+/// clock: std seeds `RandomState` from the OS once per thread and gives every
+/// new instance different keys, so each hash of nothing differs.
 fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(Instant::now().elapsed().as_nanos() as u64);
-    hasher.finish()
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(())
 }
 
 #[cfg(test)]
@@ -666,10 +666,7 @@ mod tests {
             ],
             Instant::now(),
         );
-        r.publish(
-            publication("t/x", QoS::ExactlyOnce, false, b"1"),
-            Instant::now(),
-        );
+        r.publish(publication("t/x", QoS::ExactlyOnce, false, b"1"));
         assert_eq!(drain(&a), vec![("t/x".into(), QoS::ExactlyOnce, false)]);
         assert_eq!(probe.0.borrow().as_slice(), ["wake"]);
     }
@@ -677,20 +674,14 @@ mod tests {
     #[test]
     fn retained_set_replace_clear_and_sent_on_subscribe_with_retain_flag() {
         let mut r = router();
-        r.publish(
-            publication("r", QoS::AtLeastOnce, true, b"1"),
-            Instant::now(),
-        );
-        r.publish(
-            publication("r", QoS::AtLeastOnce, true, b"2"),
-            Instant::now(),
-        );
+        r.publish(publication("r", QoS::AtLeastOnce, true, b"1"));
+        r.publish(publication("r", QoS::AtLeastOnce, true, b"2"));
         assert_eq!(r.retained_count(), 1);
         let (a, _, _) = connect(&mut r, "a", true, 0, None);
         r.subscribe(a.key, &[("#".into(), sub(QoS::AtMostOnce))], Instant::now());
         let got = drain(&a);
         assert_eq!(got, vec![("r".into(), QoS::AtMostOnce, true)]);
-        r.publish(publication("r", QoS::AtMostOnce, true, b""), Instant::now());
+        r.publish(publication("r", QoS::AtMostOnce, true, b""));
         assert_eq!(r.retained_count(), 0);
         assert_eq!(
             drain(&a),
@@ -702,10 +693,7 @@ mod tests {
     #[test]
     fn retain_handling_send_if_new_only_once() {
         let mut r = router();
-        r.publish(
-            publication("r", QoS::AtMostOnce, true, b"1"),
-            Instant::now(),
-        );
+        r.publish(publication("r", QoS::AtMostOnce, true, b"1"));
         let (a, _, _) = connect(&mut r, "a", true, 0, None);
         let mut s = sub(QoS::AtMostOnce);
         s.options.retain_handling = RetainHandling::SendIfNew;
@@ -723,7 +711,7 @@ mod tests {
         r.subscribe(a.key, &[("t".into(), s)], Instant::now());
         let mut own = publication("t", QoS::AtMostOnce, false, b"x");
         own.origin = Some(a.key);
-        r.publish(own, Instant::now());
+        r.publish(own);
         assert!(drain(&a).is_empty());
     }
 
@@ -737,14 +725,8 @@ mod tests {
             Instant::now(),
         );
         r.disconnect(a.key, conn, Departure::Clean, None, Instant::now());
-        r.publish(
-            publication("t", QoS::AtLeastOnce, false, b"1"),
-            Instant::now(),
-        );
-        r.publish(
-            publication("t", QoS::AtMostOnce, false, b"0"),
-            Instant::now(),
-        );
+        r.publish(publication("t", QoS::AtLeastOnce, false, b"1"));
+        r.publish(publication("t", QoS::AtMostOnce, false, b"0"));
         let (b, _, _) = connect(&mut r, "p", false, u32::MAX, None);
         assert!(b.session_present);
         assert_eq!(drain(&b), vec![("t".into(), QoS::AtLeastOnce, false)]);
@@ -762,10 +744,7 @@ mod tests {
         r.disconnect(a.key, conn, Departure::Clean, None, Instant::now());
         let (b, _, _) = connect(&mut r, "p", true, 0, None);
         assert!(!b.session_present);
-        r.publish(
-            publication("t", QoS::AtLeastOnce, false, b"1"),
-            Instant::now(),
-        );
+        r.publish(publication("t", QoS::AtLeastOnce, false, b"1"));
         assert!(drain(&b).is_empty());
     }
 
@@ -860,10 +839,7 @@ mod tests {
         );
         let (b, _, _) = connect(&mut r, "c", false, 100, None);
         assert!(!b.session_present);
-        r.publish(
-            publication("t", QoS::AtLeastOnce, false, b"1"),
-            Instant::now(),
-        );
+        r.publish(publication("t", QoS::AtLeastOnce, false, b"1"));
         assert!(
             drain(&b).is_empty(),
             "the old subscriptions ended with the old session"
@@ -915,10 +891,7 @@ mod tests {
             ],
             Instant::now(),
         );
-        r.publish(
-            publication("t", QoS::AtLeastOnce, false, b"x"),
-            Instant::now(),
-        );
+        r.publish(publication("t", QoS::AtLeastOnce, false, b"x"));
         let mut got = drain(&a);
         got.sort_by_key(|(_, qos, _)| *qos);
         assert_eq!(
@@ -943,10 +916,7 @@ mod tests {
             );
         }
         for _ in 0..10 {
-            r.publish(
-                publication("t", QoS::AtMostOnce, false, b"x"),
-                Instant::now(),
-            );
+            r.publish(publication("t", QoS::AtMostOnce, false, b"x"));
         }
         assert_eq!(drain(&a).len() + drain(&b).len(), 10);
     }
@@ -963,14 +933,8 @@ mod tests {
             &[("t".into(), sub(QoS::AtLeastOnce))],
             Instant::now(),
         );
-        r.publish(
-            publication("t", QoS::AtLeastOnce, false, b"1"),
-            Instant::now(),
-        );
-        r.publish(
-            publication("t", QoS::AtLeastOnce, false, b"2"),
-            Instant::now(),
-        );
+        r.publish(publication("t", QoS::AtLeastOnce, false, b"1"));
+        r.publish(publication("t", QoS::AtLeastOnce, false, b"2"));
         assert_eq!(probe.0.borrow().last().map(String::as_str), Some("kick 97"));
         assert_eq!(r.slow_consumers(), 1);
     }
