@@ -7,6 +7,7 @@
 //! link        SnLink: one actor per transport; decodes, routes by client address,
 //!             answers what needs no client (SEARCHGW, QoS −1, strangers)
 //! discovery   ADVERTISE and GWINFO, and the GWINFO rate limit
+//! outbox      a link thread's publications, handed to the broker once per turn
 //! client      the pure per-client state machine (sleep, topic ids, retries, will flow)
 //! sn_client   SnClient: one actor per client, wrapping the state machine; talks
 //!             to the broker exactly as an MqttSession does
@@ -22,6 +23,7 @@ pub mod client;
 pub mod datagram;
 pub mod discovery;
 pub mod link;
+pub mod outbox;
 pub mod sn_client;
 pub mod topics;
 
@@ -40,7 +42,6 @@ use crate::broker::Broker;
 use crate::protocol::mqttsn::{self, Ctrl, Encapsulated, Message};
 use crate::settings::Settings;
 use crate::transport::limit::ConnectionLimit;
-use crate::transport::workers::WorkerPicker;
 
 /// Gateway-wide settings, from `[mqttsn]` and the broker settings that apply.
 #[derive(Debug, Clone)]
@@ -102,6 +103,11 @@ impl Counters {
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
+
+    /// Adds `n` to `counter`.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 /// What every link and client of the gateway shares.
@@ -113,8 +119,6 @@ pub struct Gateway {
     pub registry: TopicRegistry,
     /// `max_clients`, over every link.
     pub clients: ConnectionLimit,
-    /// The worker threads clients run on.
-    pub workers: WorkerPicker,
 }
 
 /// Encodes `message` for the client at `addr`: inside a forwarder
