@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use super::topics::{Predefined, TopicTable, short_name};
+use super::topics::{Predefined, PredefinedTopics, TopicTable, short_name};
 use crate::broker::publication::{Delivery, Publication, SessionKey};
 use crate::broker::router::{Departure, Will};
 use crate::protocol::mqtt::{self, PacketId, Properties};
@@ -39,7 +39,7 @@ pub struct ClientConfig {
     pub t_retry: Duration,
     /// N_retry: resends before the client is taken for lost.
     pub n_retry: u8,
-    pub predefined: Arc<Predefined>,
+    pub predefined: Arc<PredefinedTopics>,
 }
 
 /// Where a client stands (§6.14, plus the CONNECT handshake).
@@ -186,6 +186,8 @@ pub struct ClientState {
     config: ClientConfig,
     status: Status,
     client_id: ByteString,
+    /// The predefined ids this client has (the shared ones, or its own view).
+    predefined: Arc<Predefined>,
     clean_session: bool,
     keep_alive: Duration,
     sleep: Duration,
@@ -255,6 +257,7 @@ impl ClientState {
     /// A client that has sent nothing yet.
     pub fn new(config: ClientConfig, now: Instant) -> Self {
         Self {
+            predefined: config.predefined.shared().clone(),
             config,
             status: Status::Disconnected,
             client_id: ByteString::new(),
@@ -488,7 +491,7 @@ impl ClientState {
     /// How a topic name reaches this client without a REGISTER, if it can:
     /// as a predefined id, a short name, or an id the client already knows.
     fn outgoing_topic(&self, name: &ByteString) -> Option<Topic> {
-        if let Some(id) = self.config.predefined.id(name) {
+        if let Some(id) = self.predefined.id(name) {
             return Some(Topic::Predefined(id));
         }
         if let [a, b] = name.as_bytes()[..] {
@@ -501,7 +504,7 @@ impl ClientState {
     fn incoming_topic(&self, topic: Topic) -> Option<ByteString> {
         match topic {
             Topic::Normal(id) => self.topics.name(id).cloned(),
-            Topic::Predefined(id) => self.config.predefined.name(id).cloned(),
+            Topic::Predefined(id) => self.predefined.name(id).cloned(),
             Topic::Short(name) => short_name(name),
         }
     }

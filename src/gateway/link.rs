@@ -190,7 +190,7 @@ impl SnLink {
             debug!(peer = %addr, "QoS -1 PUBLISH dropped: allow_qos_minus_one is off");
             return;
         }
-        let predefined = &self.gw.config.client.predefined;
+        let predefined = self.gw.config.client.predefined.shared();
         let Some(topic) = resolve_unregistered(publish.topic, predefined) else {
             Counters::bump(&self.gw.counters.dropped);
             debug!(peer = %addr, topic = ?publish.topic, "QoS -1 PUBLISH to an unknown topic dropped");

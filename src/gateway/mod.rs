@@ -37,7 +37,7 @@ use tracing::debug;
 
 use self::client::ClientConfig;
 use self::datagram::{ClientAddr, Datagram, DatagramSink};
-use self::topics::{Predefined, TopicRegistry};
+use self::topics::{PredefinedTopics, TopicRegistry};
 use crate::broker::Broker;
 use crate::protocol::mqttsn::{self, Ctrl, Encapsulated, Message};
 use crate::settings::Settings;
@@ -73,7 +73,10 @@ impl GatewayConfig {
             client: ClientConfig {
                 t_retry: sn.t_retry,
                 n_retry: sn.n_retry,
-                predefined: Arc::new(Predefined::new(&sn.predefined_topics)),
+                predefined: Arc::new(PredefinedTopics::new(
+                    &sn.predefined_topics,
+                    &sn.client_predefined_topics,
+                )),
             },
         }
     }

@@ -53,6 +53,7 @@ fn embedded_defaults_are_the_documented_values() {
             advertise_interval: 0,
             multicast: None,
             predefined_topics: BTreeMap::new(),
+            client_predefined_topics: BTreeMap::new(),
             max_sleep_buffer: 100,
             t_retry: Duration::from_secs(10),
             n_retry: 3,
@@ -462,6 +463,14 @@ fn mqttsn_section_reads_every_key() {
         topics,
         [(1, "home/temp".to_owned()), (42, "home/door".to_owned())]
     );
+    assert!(sn.client_predefined_topics.is_empty());
+    let per_client =
+        Settings::from_toml("[mqttsn.client_predefined_topics.\"node-7\"]\n1 = \"garage/temp\"\n")
+            .unwrap()
+            .mqttsn
+            .client_predefined_topics;
+    let node_7: Vec<_> = per_client["node-7"].clone().into_iter().collect();
+    assert_eq!(node_7, [(1, "garage/temp".to_owned())]);
     let off = Settings::from_toml("[mqttsn]\nudp = []").unwrap();
     assert!(off.mqttsn.udp.is_empty(), "an empty list turns UDP off");
     let env = with_env("", &[("WREN__MQTTSN__UDP", "127.0.0.1:1,127.0.0.1:2")]).unwrap();
@@ -486,6 +495,16 @@ fn mqttsn_errors_name_the_key() {
         (
             "[mqttsn.predefined_topics]\nabc = \"a\"",
             "mqttsn.predefined_topics: \"abc\" is not a topic id (expected a number from 1 to 65534)",
+        ),
+        (
+            "[mqttsn.client_predefined_topics.n7]\n65535 = \"a\"",
+            "mqttsn.client_predefined_topics: invalid value \"n7\": 65535 = \"a\": topic ids 0 \
+             and 65535 are reserved",
+        ),
+        (
+            "[mqttsn.client_predefined_topics.n7]\nx = \"a\"",
+            "mqttsn.client_predefined_topics: \"n7\": \"x\" is not a topic id (expected a \
+             number from 1 to 65534)",
         ),
         (
             "[mqttsn]\nmulticast = \"nowhere\"",

@@ -40,6 +40,7 @@ impl ClientState {
                 self.topics_changed = true;
             }
         }
+        self.predefined = self.config.predefined.for_client(&connect.client_id);
         self.client_id = connect.client_id;
         self.clean_session = connect.clean_session;
         self.keep_alive = Duration::from_secs(u64::from(connect.duration));
@@ -276,7 +277,7 @@ impl ClientState {
                     (filter.clone(), id)
                 }
             }
-            SubscribeTopic::Predefined(id) => match self.config.predefined.name(*id) {
+            SubscribeTopic::Predefined(id) => match self.predefined.name(*id) {
                 Some(name) => (name.clone(), *id),
                 None => return refuse(ReturnCode::INVALID_TOPIC_ID),
             },
@@ -296,7 +297,7 @@ impl ClientState {
     pub(super) fn on_unsubscribe(&mut self, unsubscribe: Unsubscribe) -> Actions {
         let filter = match unsubscribe.topic {
             SubscribeTopic::Name(filter) => Some(filter),
-            SubscribeTopic::Predefined(id) => self.config.predefined.name(id).cloned(),
+            SubscribeTopic::Predefined(id) => self.predefined.name(id).cloned(),
             SubscribeTopic::Short(name) => short_name(name),
         };
         match filter {

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::*;
 use crate::broker::publication::{Delivery, Publication, SessionKey};
-use crate::gateway::topics::Predefined;
+use crate::gateway::topics::PredefinedTopics;
 use crate::protocol::mqtt;
 use crate::protocol::mqttsn::{
     Connect, Disconnect, Message, PingReq, PubAck, Publish, QoS, RegAck, Register, ReturnCode,
@@ -22,10 +22,15 @@ fn config() -> ClientConfig {
     ClientConfig {
         t_retry: T_RETRY,
         n_retry: 2,
-        predefined: Arc::new(Predefined::new(&BTreeMap::from([(
-            5,
-            "home/temp".to_owned(),
-        )]))),
+        predefined: Arc::new(PredefinedTopics::new(
+            &BTreeMap::from([(5, "home/temp".to_owned())]),
+            // A node whose firmware has other ids: 5 is its garage sensor,
+            // and it knows "home/temp" as 6.
+            &BTreeMap::from([(
+                "garage-node".to_owned(),
+                BTreeMap::from([(5, "garage/temp".to_owned()), (6, "home/temp".to_owned())]),
+            )]),
+        )),
     }
 }
 
@@ -87,6 +92,17 @@ fn sent(actions: &[Action]) -> Vec<Message> {
             _ => None,
         })
         .collect()
+}
+
+fn publish_msg(topic: Topic) -> Message {
+    Message::Publish(Publish {
+        dup: false,
+        qos: QoS::AtMostOnce,
+        retain: false,
+        topic,
+        msg_id: 0,
+        payload: Bytes::from_static(b"x"),
+    })
 }
 
 fn publish_of(actions: &[Action]) -> Publish {
@@ -329,6 +345,32 @@ fn gateway_registers_a_topic_before_its_first_publish() {
     assert_eq!(publish_of(&predefined).topic, Topic::Predefined(5));
     let short = c.deliver(None, &delivery("ab", mqtt::QoS::AtMostOnce), false, t0);
     assert_eq!(publish_of(&short).topic, Topic::Short(ShortName(*b"ab")));
+}
+
+#[test]
+fn a_client_with_its_own_predefined_ids_uses_them_both_ways() {
+    let t0 = Instant::now();
+    let mut c = ClientState::new(config(), t0);
+    c.on_message(connect_msg("garage-node", true, false, 60), t0);
+    c.on_attached(SessionKey(1), t0);
+    let actions = c.on_message(publish_msg(Topic::Predefined(5)), t0);
+    assert!(
+        matches!(&actions[..], [Action::Forward { publication, .. }] if publication.topic == "garage/temp"),
+        "{actions:?}"
+    );
+    let out = c.deliver(
+        None,
+        &delivery("home/temp", mqtt::QoS::AtMostOnce),
+        false,
+        t0,
+    );
+    assert_eq!(publish_of(&out).topic, Topic::Predefined(6));
+    // Another client on the same gateway keeps the shared table.
+    let mut other = active(t0, 60);
+    let actions = other.on_message(publish_msg(Topic::Predefined(5)), t0);
+    assert!(
+        matches!(&actions[..], [Action::Forward { publication, .. }] if publication.topic == "home/temp")
+    );
 }
 
 #[test]
