@@ -37,6 +37,8 @@ use crate::protocol::mqttsn::{
 pub struct ClientConfig {
     /// T_retry: time to wait for an acknowledgement before resending.
     pub t_retry: Duration,
+    /// T_WAIT: pause after the client answered "rejected: congestion".
+    pub t_wait: Duration,
     /// N_retry: resends before the client is taken for lost.
     pub n_retry: u8,
     pub predefined: Arc<PredefinedTopics>,
@@ -185,6 +187,8 @@ struct WillDraft {
 pub struct ClientState {
     config: ClientConfig,
     status: Status,
+    /// The client answered "congestion": nothing is sent to it until then (T_WAIT).
+    paused_until: Option<Instant>,
     client_id: ByteString,
     /// The predefined ids this client has (the shared ones, or its own view).
     predefined: Arc<Predefined>,
@@ -257,6 +261,7 @@ impl ClientState {
     /// A client that has sent nothing yet.
     pub fn new(config: ClientConfig, now: Instant) -> Self {
         Self {
+            paused_until: None,
             predefined: config.predefined.shared().clone(),
             config,
             status: Status::Disconnected,
@@ -310,6 +315,7 @@ impl ClientState {
         matches!(self.status, Status::Active | Status::Awake)
             && self.outstanding.is_none()
             && self.held.is_none()
+            && self.paused_until.is_none()
     }
 
     /// One message from the client.
@@ -337,7 +343,7 @@ impl ClientState {
             Message::Register(register) => self.on_register(register),
             Message::RegAck(ack) => self.on_regack(ack, now),
             Message::Publish(publish) => self.on_publish(publish),
-            Message::PubAck(ack) => self.on_puback(ack),
+            Message::PubAck(ack) => self.on_puback(ack, now),
             Message::PubRec(msg_id) => self.on_pubrec(msg_id, now),
             Message::PubRel(msg_id) => {
                 self.incoming_qos2.remove(&msg_id);
@@ -383,6 +389,10 @@ impl ClientState {
 
     /// Time passed: resends and the keep-alive and sleep timers.
     pub fn on_tick(&mut self, now: Instant) -> Actions {
+        if self.paused_until.is_some_and(|until| now >= until) {
+            // Deliveries resume: the message the client refused goes first, with DUP.
+            self.paused_until = None;
+        }
         if let Some(outstanding) = &mut self.outstanding
             && now.saturating_duration_since(outstanding.sent_at) >= self.config.t_retry
         {
@@ -458,6 +468,20 @@ impl ClientState {
             self.last_heard = now;
             return vec![Action::Send(Message::PingResp)];
         }
+        Vec::new()
+    }
+
+    /// The client answered "rejected: congestion" (§5.3.10): what it refused
+    /// stays in the session queue, unacknowledged, and goes again with DUP
+    /// after T_WAIT. An awake sleeper gets its PINGRESP now instead, and the
+    /// rest on its next wake.
+    fn back_off(&mut self, now: Instant) -> Actions {
+        self.outstanding = None;
+        self.held = None;
+        if self.status == Status::Awake {
+            return self.idle(now);
+        }
+        self.paused_until = Some(now + self.config.t_wait);
         Vec::new()
     }
 

@@ -72,6 +72,7 @@ impl GatewayConfig {
             max_datagram: usize::try_from(settings.limits.max_packet_size).unwrap_or(usize::MAX),
             client: ClientConfig {
                 t_retry: sn.t_retry,
+                t_wait: sn.t_wait,
                 n_retry: sn.n_retry,
                 predefined: Arc::new(PredefinedTopics::new(
                     &sn.predefined_topics,

@@ -411,6 +411,8 @@ impl SnClient {
             info!(was = ?before, "client lost");
         }
         self.apply(actions, ctx);
+        // A pause after "congestion" may have ended.
+        self.drain(ctx);
     }
 }
 

@@ -191,6 +191,10 @@ pub struct MqttSnSettings {
     /// Time to wait for a client's acknowledgement before resending. Whole seconds; at least 1.
     #[serde(deserialize_with = "de::seconds")]
     pub t_retry: Duration,
+    /// Time to wait before sending again to a client that answered "rejected:
+    /// congestion" (the spec's T_WAIT). Whole seconds; at least 1.
+    #[serde(deserialize_with = "de::seconds")]
+    pub t_wait: Duration,
     /// Resends before a client that does not answer is taken for lost.
     pub n_retry: u8,
     /// MQTT-SN clients at once, over every link; 0 means unlimited.
@@ -210,6 +214,7 @@ impl Default for MqttSnSettings {
             client_predefined_topics: BTreeMap::new(),
             max_sleep_buffer: 100,
             t_retry: Duration::from_secs(10),
+            t_wait: Duration::from_secs(300),
             n_retry: 3,
             max_clients: 1000,
             allow_qos_minus_one: true,
@@ -226,6 +231,7 @@ impl MqttSnSettings {
             }
         }
         at_least("mqttsn.t_retry", self.t_retry.as_secs(), 1)?;
+        at_least("mqttsn.t_wait", self.t_wait.as_secs(), 1)?;
         at_least("mqttsn.max_sleep_buffer", self.max_sleep_buffer, 1)?;
         check_topic_ids("mqttsn.predefined_topics", "", &self.predefined_topics)?;
         for (client_id, table) in &self.client_predefined_topics {

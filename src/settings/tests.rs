@@ -56,6 +56,7 @@ fn embedded_defaults_are_the_documented_values() {
             client_predefined_topics: BTreeMap::new(),
             max_sleep_buffer: 100,
             t_retry: Duration::from_secs(10),
+            t_wait: Duration::from_secs(300),
             n_retry: 3,
             max_clients: 1000,
             allow_qos_minus_one: true,
@@ -448,7 +449,7 @@ fn load_reports_an_unreadable_file() {
 #[test]
 fn mqttsn_section_reads_every_key() {
     let toml = "[mqttsn]\nudp = [\"127.0.0.1:0\", \"[::1]:0\"]\ngateway_id = 7\n\
-                advertise_interval = 30\nmulticast = \"225.1.1.1:1884\"\nt_retry = 2\n\
+                advertise_interval = 30\nmulticast = \"225.1.1.1:1884\"\nt_retry = 2\nt_wait = 7\n\
                 n_retry = 5\nmax_clients = 0\nallow_qos_minus_one = false\n\
                 [mqttsn.predefined_topics]\n1 = \"home/temp\"\n42 = \"home/door\"\n";
     let sn = Settings::from_toml(toml).unwrap().mqttsn;
@@ -456,6 +457,7 @@ fn mqttsn_section_reads_every_key() {
     assert_eq!((sn.gateway_id, sn.advertise_interval), (7, 30));
     assert_eq!(sn.multicast, Some(addr("225.1.1.1:1884")));
     assert_eq!((sn.t_retry, sn.n_retry), (Duration::from_secs(2), 5));
+    assert_eq!(sn.t_wait, Duration::from_secs(7));
     assert_eq!(sn.max_clients, 0);
     assert!(!sn.allow_qos_minus_one);
     let topics: Vec<_> = sn.predefined_topics.into_iter().collect();

@@ -149,6 +149,10 @@ impl ClientState {
         if msg_id != ack.msg_id {
             return Vec::new();
         }
+        if ack.return_code == ReturnCode::CONGESTION {
+            // Registered again with the message, once the pause is over.
+            return self.back_off(now);
+        }
         self.outstanding = None;
         let Some(held) = self.held.take() else {
             return Vec::new();
@@ -201,12 +205,15 @@ impl ClientState {
     }
 
     /// PUBACK of our QoS 1 PUBLISH, or a rejection of our QoS 2 one.
-    pub(super) fn on_puback(&mut self, ack: PubAck) -> Actions {
+    pub(super) fn on_puback(&mut self, ack: PubAck, now: Instant) -> Actions {
         let (Some(Expect::PubAck(id)) | Some(Expect::PubRec(id))) = self.expecting() else {
             return Vec::new();
         };
         if id.get() != ack.msg_id {
             return Vec::new();
+        }
+        if ack.return_code == ReturnCode::CONGESTION {
+            return self.back_off(now);
         }
         if ack.return_code == ReturnCode::INVALID_TOPIC_ID {
             // The client lost its topic table (a reboot): register again next time.

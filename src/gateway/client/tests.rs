@@ -17,10 +17,12 @@ use crate::protocol::mqttsn::{
 };
 
 const T_RETRY: Duration = Duration::from_secs(10);
+const T_WAIT: Duration = Duration::from_secs(300);
 
 fn config() -> ClientConfig {
     ClientConfig {
         t_retry: T_RETRY,
+        t_wait: T_WAIT,
         n_retry: 2,
         predefined: Arc::new(PredefinedTopics::new(
             &BTreeMap::from([(5, "home/temp".to_owned())]),
@@ -374,6 +376,48 @@ fn a_client_with_its_own_predefined_ids_uses_them_both_ways() {
 }
 
 #[test]
+fn register_refused_for_congestion_is_tried_again_after_t_wait() {
+    let t0 = Instant::now();
+    let mut c = active(t0, 0);
+    let actions = c.deliver(
+        Some(pid(1)),
+        &delivery("a/b", mqtt::QoS::AtLeastOnce),
+        false,
+        t0,
+    );
+    let [
+        Message::Register(Register {
+            topic_id, msg_id, ..
+        }),
+    ] = sent(&actions)[..]
+    else {
+        panic!("{actions:?}");
+    };
+    let busy = RegAck {
+        topic_id,
+        msg_id,
+        return_code: ReturnCode::CONGESTION,
+    };
+    assert!(
+        c.on_message(Message::RegAck(busy), t0).is_empty(),
+        "not discarded"
+    );
+    assert!(!c.wants_delivery());
+    c.on_tick(t0 + T_WAIT);
+    assert!(c.wants_delivery());
+    let again = c.deliver(
+        Some(pid(1)),
+        &delivery("a/b", mqtt::QoS::AtLeastOnce),
+        true,
+        t0 + T_WAIT,
+    );
+    assert!(
+        matches!(sent(&again)[..], [Message::Register(Register { topic_id: id, .. })] if id == topic_id),
+        "{again:?}"
+    );
+}
+
+#[test]
 fn rejected_register_discards_the_held_message() {
     let t0 = Instant::now();
     let mut c = active(t0, 60);
@@ -425,6 +469,70 @@ fn one_publish_in_flight_resent_with_dup_then_client_lost_after_n_retry() {
     assert!(publish_of(&c.on_tick(t0 + secs(20))).dup);
     assert_eq!(c.on_tick(t0 + secs(30)), [Action::End(Departure::Abnormal)]);
     assert_eq!(c.status(), Status::Lost);
+}
+
+fn congestion(topic_id: u16, msg_id: u16) -> Message {
+    Message::PubAck(PubAck {
+        topic_id,
+        msg_id,
+        return_code: ReturnCode::CONGESTION,
+    })
+}
+
+#[test]
+fn congestion_from_the_client_pauses_deliveries_for_t_wait_and_keeps_the_message() {
+    let t0 = Instant::now();
+    let mut c = active(t0, 0);
+    let sent_first = publish_of(&c.deliver(
+        Some(pid(7)),
+        &delivery("ab", mqtt::QoS::AtLeastOnce),
+        false,
+        t0,
+    ));
+    let refused = c.on_message(congestion(sent_first.topic.wire_id(), 7), t0 + secs(1));
+    assert!(
+        refused.is_empty(),
+        "not settled: it stays in the session queue, unacknowledged ({refused:?})"
+    );
+    assert!(!c.wants_delivery(), "paused");
+    assert!(c.on_tick(t0 + secs(1) + T_WAIT - secs(1)).is_empty());
+    assert!(!c.wants_delivery(), "still paused just before T_WAIT");
+    assert!(c.on_tick(t0 + secs(1) + T_WAIT).is_empty());
+    assert!(c.wants_delivery(), "T_WAIT is over");
+    // The session queue hands it back as a resend.
+    let again = publish_of(&c.deliver(
+        Some(pid(7)),
+        &delivery("ab", mqtt::QoS::AtLeastOnce),
+        true,
+        t0 + secs(1) + T_WAIT,
+    ));
+    assert_eq!((again.dup, again.msg_id), (true, 7));
+    assert_eq!(c.status(), Status::Active, "congestion is not a failure");
+}
+
+#[test]
+fn congestion_during_a_wake_ends_it_with_pingresp() {
+    let t0 = Instant::now();
+    let mut c = active(t0, 10);
+    c.on_message(Message::Disconnect(Disconnect { duration: Some(60) }), t0);
+    let wake = PingReq {
+        client_id: Some("node".into()),
+    };
+    c.on_message(Message::PingReq(wake), t0 + secs(5));
+    assert_eq!(c.status(), Status::Awake);
+    let publish = publish_of(&c.deliver(
+        Some(pid(1)),
+        &delivery("ab", mqtt::QoS::AtLeastOnce),
+        false,
+        t0 + secs(5),
+    ));
+    let answer = c.on_message(congestion(publish.topic.wire_id(), 1), t0 + secs(6));
+    assert_eq!(
+        sent(&answer),
+        [Message::PingResp],
+        "back to sleep; the message waits"
+    );
+    assert_eq!(c.status(), Status::Asleep);
 }
 
 #[test]
