@@ -262,7 +262,8 @@ pub const ALL: &[Scenario] = &[
         headline: &[Metric::ConnectRate, Metric::RssPerConn, Metric::IdleRss],
         targets: &[(Metric::RssPerConn, Target::WrenAtMost(4096.0))],
         compare: Compare::Mosquitto,
-    },    Scenario {
+    },
+    Scenario {
         name: "sn-qos0",
         about: "8 MQTT-SN clients over UDP (CONNECT, REGISTER bench/in/i) → 1 MQTT subscriber on bench/#, QoS 0; wren only",
         shape: Shape::PubSub(PubSub {
