@@ -35,6 +35,7 @@ pub mod app;
 pub mod broker;
 pub mod gateway;
 pub mod protocol;
+pub mod radio;
 pub mod session;
 pub mod settings;
 pub mod transport;
