@@ -86,7 +86,10 @@ impl DatagramSink for RadioSink {
         if datagram.payload.len() > max {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("{} bytes exceed the radio's {max}-byte payload", datagram.payload.len()),
+                format!(
+                    "{} bytes exceed the radio's {max}-byte payload",
+                    datagram.payload.len()
+                ),
             ));
         }
         self.tx
@@ -137,7 +140,10 @@ pub fn start(settings: &RadioSettings) -> Radio {
         transport: LinkTransport {
             name: link.to_string(),
             inbound,
-            outbound: Arc::new(RadioSink { tx: out_tx, max_payload }),
+            outbound: Arc::new(RadioSink {
+                tx: out_tx,
+                max_payload,
+            }),
             advertise_to: Some(broadcast_peer(settings.kind)),
         },
         task,

@@ -105,7 +105,9 @@ mod tests {
     #[test]
     fn duty_cycle_pause_keeps_the_share() {
         let airtime = Duration::from_millis(50);
-        let close = |got: Duration, ms: u64| got.abs_diff(Duration::from_millis(ms)) < Duration::from_millis(1);
+        let close = |got: Duration, ms: u64| {
+            got.abs_diff(Duration::from_millis(ms)) < Duration::from_millis(1)
+        };
         assert!(close(duty_cycle_pause(airtime, 1.0), 4950));
         assert!(close(duty_cycle_pause(airtime, 10.0), 450));
         assert_eq!(duty_cycle_pause(airtime, 100.0), Duration::ZERO);

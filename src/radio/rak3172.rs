@@ -75,13 +75,18 @@ impl Session for Rak3172 {
         };
         let mut answered = false;
         for command in self.setup_commands() {
-            match port.command(&command, Instant::now() + COMMAND_TIMEOUT).await {
+            match port
+                .command(&command, Instant::now() + COMMAND_TIMEOUT)
+                .await
+            {
                 Ok(Reply::Ok) => answered = true,
                 Ok(Reply::Error(error)) => {
                     answered = true;
                     warn!(%command, %error, "RAK3172 refused a set-up command");
                 }
-                Ok(Reply::Timeout) => warn!(%command, "no answer from the RAK3172 (port, baud rate?)"),
+                Ok(Reply::Timeout) => {
+                    warn!(%command, "no answer from the RAK3172 (port, baud rate?)")
+                }
                 Err(error) => return error,
             }
         }
@@ -176,8 +181,10 @@ impl Port<'_> {
         let outcome = match sent {
             Reply::Ok => {
                 let deadline = Instant::now() + modem::tx_timeout(airtime);
-                self.wait_for(deadline, |event| (*event == Event::TxDone).then_some(Reply::Ok))
-                    .await?
+                self.wait_for(deadline, |event| {
+                    (*event == Event::TxDone).then_some(Reply::Ok)
+                })
+                .await?
             }
             other => other,
         };
@@ -187,7 +194,11 @@ impl Port<'_> {
             Reply::Timeout => warn!("RAK3172 did not report the packet sent"),
         }
         let resume = at::precv(at::RECEIVE_CONTINUOUS);
-        if self.command(&resume, Instant::now() + COMMAND_TIMEOUT).await? != Reply::Ok {
+        if self
+            .command(&resume, Instant::now() + COMMAND_TIMEOUT)
+            .await?
+            != Reply::Ok
+        {
             warn!("RAK3172 did not resume receiving");
         }
         Ok(modem::duty_cycle_pause(airtime, lora.duty_cycle))

@@ -88,8 +88,12 @@ impl Session for Reyax {
         for command in probe {
             match port.command(&command).await {
                 Ok(Reply::Ok) => {}
-                Ok(Reply::Error(error)) => warn!(%command, %error, "REYAX refused a set-up command"),
-                Ok(Reply::Timeout) => warn!(%command, "no answer from the REYAX module (port, baud rate?)"),
+                Ok(Reply::Error(error)) => {
+                    warn!(%command, %error, "REYAX refused a set-up command")
+                }
+                Ok(Reply::Timeout) => {
+                    warn!(%command, "no answer from the REYAX module (port, baud rate?)")
+                }
                 Err(error) => return error,
             }
         }
@@ -129,7 +133,10 @@ impl Port<'_> {
             match at::parse(&line?, self.encoding) {
                 Event::Ok => return Ok(Reply::Ok),
                 Event::Error(code) => {
-                    return Ok(Reply::Error(format!("+ERR={code} ({})", at::error_name(code))));
+                    return Ok(Reply::Error(format!(
+                        "+ERR={code} ({})",
+                        at::error_name(code)
+                    )));
                 }
                 other => self.on_event(other),
             }
@@ -142,7 +149,12 @@ impl Port<'_> {
 
     fn on_event(&self, event: Event) {
         match event {
-            Event::Received { address, data, rssi, snr } => {
+            Event::Received {
+                address,
+                data,
+                rssi,
+                snr,
+            } => {
                 debug!(address, rssi, snr, len = data.len(), "LoRa packet received");
                 let peer = Peer::Radio(Bytes::copy_from_slice(&address.to_be_bytes()));
                 self.inbound.deliver(peer, data);
@@ -163,7 +175,11 @@ impl Port<'_> {
             }
         };
         let Some(command) = at::send(address, &datagram.payload, self.encoding) else {
-            warn!(peer = address, len = datagram.payload.len(), "datagram too large for one AT+SEND; dropped");
+            warn!(
+                peer = address,
+                len = datagram.payload.len(),
+                "datagram too large for one AT+SEND; dropped"
+            );
             return Ok(Duration::ZERO);
         };
         // The text after the second comma travels over the air as written.

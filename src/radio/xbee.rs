@@ -219,7 +219,9 @@ impl XBee {
         match &command {
             b"AP" => self.on_api_mode(value),
             b"NP" => {
-                let max = usize::try_from(value).unwrap_or(usize::MAX).min(xbee::MAX_RF_DATA);
+                let max = usize::try_from(value)
+                    .unwrap_or(usize::MAX)
+                    .min(xbee::MAX_RF_DATA);
                 self.io.max_payload.store(max, Ordering::Relaxed);
                 info!(max_payload = max, "XBee payload limit (NP)");
             }
@@ -233,7 +235,10 @@ impl XBee {
             _ => {}
         }
         if let (Some(high), Some(low)) = port.address {
-            info!(address = format_args!("{high:08X}{low:08X}"), "XBee module address");
+            info!(
+                address = format_args!("{high:08X}{low:08X}"),
+                "XBee module address"
+            );
             port.address = (None, None);
         }
     }
@@ -248,7 +253,8 @@ impl XBee {
         } else {
             warn!(
                 ap,
-                configured, "XBee API mode differs from radio.api_mode: escaped bytes will be misread; set one to match"
+                configured,
+                "XBee API mode differs from radio.api_mode: escaped bytes will be misread; set one to match"
             );
         }
     }
@@ -273,7 +279,9 @@ impl XBee {
                     "XBee sends bytes that are not API frames: the module is in transparent mode (AP=0) or at another baud rate; set AP=2 (or AP=1 and radio.api_mode = 1)"
                 );
             } else {
-                warn!("XBee does not answer AT queries in API mode: check the port, baud rate and AP setting");
+                warn!(
+                    "XBee does not answer AT queries in API mode: check the port, baud rate and AP setting"
+                );
             }
         }
     }
