@@ -411,6 +411,34 @@ mod tests {
     }
 
     #[test]
+    fn the_example_files_load() {
+        let examples = [
+            include_str!("../../config/examples/pi-xbee.toml"),
+            include_str!("../../config/examples/pi-lora.toml"),
+            include_str!("../../config/examples/pi-slip-bridge.toml"),
+        ];
+        let kinds: Vec<Vec<RadioKind>> = examples
+            .iter()
+            .map(|text| {
+                Settings::from_toml(text)
+                    .unwrap()
+                    .radio
+                    .iter()
+                    .map(|r| r.kind)
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                vec![RadioKind::Xbee],
+                vec![RadioKind::Rak3172, RadioKind::Reyax],
+                vec![RadioKind::Slip]
+            ]
+        );
+    }
+
+    #[test]
     fn errors_name_the_radio_and_key() {
         let base = "[[radio]]\nname = \"r\"\nport = \"/dev/ttyS0\"\n";
         let cases = [

@@ -153,7 +153,7 @@ impl Modem {
                     _ => return,
                 },
                 message = air.recv() => match message {
-                    Some(message) => self.from_node(&message).await,
+                    Some(message) => self.node_sent(&message).await,
                     None => return,
                 },
             }
@@ -169,7 +169,7 @@ impl Modem {
     }
 
     /// A node's message, as the modem reports it to the gateway.
-    async fn from_node(&mut self, message: &[u8]) {
+    async fn node_sent(&mut self, message: &[u8]) {
         match self.kind {
             Kind::Xbee { escaped } => {
                 let mut data = vec![0x90];
