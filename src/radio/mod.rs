@@ -207,3 +207,59 @@ pub(crate) fn forwarder_payload(datagram: &Datagram) -> Bytes {
     out.put_slice(&datagram.payload);
     out.freeze()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn datagram(peer: Peer, payload: &'static [u8]) -> Datagram {
+        Datagram {
+            peer,
+            payload: Bytes::from_static(payload),
+        }
+    }
+
+    #[test]
+    fn broadcasts_get_the_forwarder_header_for_every_node() {
+        let advertise = datagram(
+            broadcast_peer(RadioKind::Slip),
+            &[0x05, 0x00, 0x01, 0x03, 0x84],
+        );
+        assert_eq!(
+            &forwarder_payload(&advertise)[..],
+            [0x05, 0xFE, 0x00, 0xFF, 0xFF, 0x05, 0x00, 0x01, 0x03, 0x84]
+        );
+        // A unicast was framed by the link already (it carries the node id).
+        let connack = datagram(
+            forwarder_peer(),
+            &[0x05, 0xFE, 0x00, 0x05, 0x00, 0x03, 0x05, 0x00],
+        );
+        assert_eq!(forwarder_payload(&connack), connack.payload);
+    }
+
+    #[test]
+    fn the_sink_drops_when_full_and_refuses_oversize() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let sink = RadioSink {
+            tx,
+            max_payload: Arc::new(AtomicUsize::new(4)),
+        };
+        let small = datagram(forwarder_peer(), b"abcd");
+        assert!(sink.send(&small).is_ok());
+        let full = sink.send(&small).map_err(|e| e.kind());
+        assert_eq!(full, Err(io::ErrorKind::WouldBlock));
+        let oversize = sink
+            .send(&datagram(forwarder_peer(), b"abcde"))
+            .map_err(|e| e.kind());
+        assert_eq!(oversize, Err(io::ErrorKind::InvalidInput));
+        assert_eq!(rx.try_recv().map(|d| d.payload), Ok(small.payload));
+    }
+
+    #[test]
+    fn broadcast_peers_by_kind() {
+        let xbee = broadcast_peer(RadioKind::Xbee);
+        assert_eq!(xbee.to_string(), "000000000000ffff");
+        assert_eq!(broadcast_peer(RadioKind::Reyax).to_string(), "0000");
+        assert_eq!(broadcast_peer(RadioKind::Rak3172).to_string(), "ffff");
+    }
+}

@@ -177,7 +177,16 @@ impl Port<'_> {
             warn!(peer = %datagram.peer, ?reply, "RAK3172 would not stop receiving; packet dropped");
             return Ok(Duration::ZERO);
         }
-        let sent = self.command(&at::psend(&payload), short).await?;
+        let psend = at::psend(&payload);
+        let mut sent = self.command(&psend, short).await?;
+        if matches!(&sent, Reply::Error(error) if error.contains("BUSY")) {
+            // Still receiving (a packet was arriving): stop again, retry once.
+            self.stop_receiving(Instant::now() + COMMAND_TIMEOUT)
+                .await?;
+            sent = self
+                .command(&psend, Instant::now() + COMMAND_TIMEOUT)
+                .await?;
+        }
         let outcome = match sent {
             Reply::Ok => {
                 let deadline = Instant::now() + modem::tx_timeout(airtime);

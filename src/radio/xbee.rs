@@ -54,7 +54,7 @@ pub struct XBee {
 struct Port {
     port: SerialStream,
     in_flight: HashMap<u8, InFlight>,
-    last_id: u8,
+    ids: FrameIds,
     probe_answered: bool,
     probe_deadline: Option<Instant>,
     noise: usize,
@@ -88,7 +88,7 @@ impl Session for XBee {
         let mut port = Port {
             port,
             in_flight: HashMap::new(),
-            last_id: PROBE.len() as u8,
+            ids: FrameIds::default(),
             probe_answered: false,
             probe_deadline: Some(Instant::now() + PROBE_TIMEOUT),
             noise: 0,
@@ -295,7 +295,7 @@ impl XBee {
             BROADCAST64 => UNKNOWN16,
             _ => self.short.get(&dest64).copied().unwrap_or(UNKNOWN16),
         };
-        let frame_id = port.next_frame_id();
+        let frame_id = port.ids.next(&port.in_flight);
         let frame = Frame::Transmit {
             frame_id,
             dest64,
@@ -317,16 +317,30 @@ impl XBee {
     }
 }
 
-impl Port {
-    /// The next frame id in 1..=255 (0 would ask for no status) not in flight.
-    fn next_frame_id(&mut self) -> u8 {
+/// Frame ids for transmits; the probe uses 1 to 5 at the start of a session.
+#[derive(Debug)]
+struct FrameIds {
+    last: u8,
+}
+
+impl Default for FrameIds {
+    fn default() -> Self {
+        Self {
+            last: PROBE.len() as u8,
+        }
+    }
+}
+
+impl FrameIds {
+    /// The next id in 1..=255 (0 would ask for no status) not in flight.
+    fn next<T>(&mut self, in_flight: &HashMap<u8, T>) -> u8 {
         for _ in 0..255 {
-            self.last_id = self.last_id.checked_add(1).unwrap_or(1);
-            if !self.in_flight.contains_key(&self.last_id) {
+            self.last = self.last.checked_add(1).unwrap_or(1);
+            if !in_flight.contains_key(&self.last) {
                 break;
             }
         }
-        self.last_id
+        self.last
     }
 }
 
@@ -339,5 +353,31 @@ fn address_of(peer: &Peer) -> Option<u64> {
     match peer {
         Peer::Radio(octets) => Some(u64::from_be_bytes(octets.as_ref().try_into().ok()?)),
         Peer::Udp(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_ids_cycle_through_1_to_255_skipping_those_in_flight() {
+        let mut ids = FrameIds::default();
+        let mut in_flight = HashMap::new();
+        assert_eq!(ids.next(&in_flight), PROBE.len() as u8 + 1);
+        in_flight.insert(7u8, ());
+        in_flight.insert(8u8, ());
+        assert_eq!(ids.next(&in_flight), 9);
+        ids.last = 254;
+        assert_eq!(ids.next(&in_flight), 255);
+        assert_eq!(ids.next(&in_flight), 1, "0 would ask for no status");
+    }
+
+    #[test]
+    fn peers_are_64_bit_addresses() {
+        let peer = peer_of(0x0013_A200_41B2_C3D4);
+        assert_eq!(peer.to_string(), "0013a20041b2c3d4");
+        assert_eq!(address_of(&peer), Some(0x0013_A200_41B2_C3D4));
+        assert_eq!(address_of(&Peer::Radio(Bytes::from_static(&[1, 2]))), None);
     }
 }
