@@ -97,3 +97,33 @@ async fn noise_and_a_bad_checksum_cost_only_their_frame() {
     assert_eq!((got.topic.as_str(), &got.payload[..]), ("ab", &b"x"[..]));
     mqtt.expect_nothing(common::QUIET).await;
 }
+
+#[tokio::test]
+async fn a_failed_delivery_makes_the_gateway_rediscover_the_node() {
+    let dir = radio::link_dir();
+    let path = radio::link_path(&dir, "xbee");
+    let pty = Pty::at(&path);
+    let settings = radio::radio(&format!(
+        "name = \"zb\"\nkind = \"xbee\"\nport = {:?}",
+        path.to_str().unwrap()
+    ));
+    let broker = Broker::with(|s| s.radio.push(settings));
+    let mut node = Node::start(Kind::Xbee { escaped: true }, pty);
+    let mut mqtt = V4::connect(broker.addr, "pub").await;
+    node.send(&sn::connect(flag::CLEAN, 60, "lost")).await;
+    node.recv_kind(sn::kind::CONNACK).await;
+    // The SUBACK is reported undeliverable: "address not found" (0x24).
+    node.next_delivery
+        .store(0x24, std::sync::atomic::Ordering::SeqCst);
+    node.send(&sn::subscribe_name(0, 1, "cmd/lost")).await;
+    node.recv_kind(sn::kind::SUBACK).await;
+    mqtt.publish("cmd/lost", QoS::AtMostOnce, false, b"x").await;
+    node.recv_kind(sn::kind::PUBLISH).await;
+    let transmits: Vec<String> = std::iter::from_fn(|| node.log.try_recv().ok())
+        .filter(|frame| frame.starts_with("10"))
+        .collect();
+    // CONNACK and SUBACK went to the 16-bit address learnt from the node's
+    // frames; after the failure the PUBLISH asks the module to find it (FFFE).
+    let dest16: Vec<&str> = transmits.iter().map(|f| &f[20..24]).collect();
+    assert_eq!(dest16, ["1A2B", "1A2B", "FFFE"], "{transmits:?}");
+}

@@ -9,6 +9,8 @@
 //! wren's codecs.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use bytes::BytesMut;
 use data_encoding::{BASE64, HEXUPPER};
@@ -83,6 +85,8 @@ pub struct Node {
     task: JoinHandle<()>,
     /// Every line or frame the gateway wrote, for assertions on commands.
     pub log: mpsc::UnboundedReceiver<String>,
+    /// XBee: the delivery status for the next transmit (0 = success).
+    pub next_delivery: Arc<AtomicU8>,
 }
 
 impl Node {
@@ -91,7 +95,9 @@ impl Node {
         let (to_air, air_rx) = mpsc::channel(16);
         let (gw_tx, from_gateway) = mpsc::channel(64);
         let (log_tx, log) = mpsc::unbounded_channel();
+        let next_delivery = Arc::new(AtomicU8::new(0));
         let modem = Modem {
+            next_delivery: next_delivery.clone(),
             kind,
             port: pty.master,
             _slave: pty._slave,
@@ -105,6 +111,7 @@ impl Node {
             from_gateway,
             task,
             log,
+            next_delivery,
         }
     }
 
@@ -142,6 +149,7 @@ struct Modem {
     buf: BytesMut,
     to_test: mpsc::Sender<Vec<u8>>,
     log: mpsc::UnboundedSender<String>,
+    next_delivery: Arc<AtomicU8>,
 }
 
 impl Modem {
@@ -251,7 +259,8 @@ impl Modem {
             // Transmit request: deliver to the node, acknowledge with 0x8B.
             0x10 => {
                 let dest64 = u64::from_be_bytes(data[2..10].try_into().unwrap());
-                let status = [0x8B, data[1], 0x1A, 0x2B, 0x00, 0x00, 0x00];
+                let delivery = self.next_delivery.swap(0, Ordering::SeqCst);
+                let status = [0x8B, data[1], 0x1A, 0x2B, 0x00, delivery, 0x00];
                 self.write(&xbee_frame(&status, escaped)).await;
                 if dest64 == XBEE_NODE {
                     let _ = self.to_test.send(data[14..].to_vec()).await;
