@@ -49,6 +49,7 @@ class Module:
         self.path = os.ttyname(self.slave)
         self.escaped = escaped
         self.buf = bytearray()
+        self.frame_ids: set[int] = set()
 
     def close(self) -> None:
         os.close(self.master)
@@ -113,6 +114,7 @@ class Module:
         """The next Transmit Request's RF data; acknowledged with a Transmit Status."""
         tx = self.read_frame()
         assert isinstance(tx, TransmitPacket), tx
+        self.frame_ids.add(tx.frame_id)
         assert tx.x64bit_dest_addr == NODE64, tx
         self.write(TransmitStatusPacket(tx.frame_id, NODE16, 0, TransmitStatus.SUCCESS))
         return bytes(tx.rf_data)
@@ -164,6 +166,17 @@ def test_digi_xbee_frames_both_ways(broker_factory, topic, api_mode):
         factory.connected().publish(f"{topic}/cmd", b"on", qos=0)
         publish = module.gateway_sends()
         assert publish[1] == 0x0C and publish[3:5] == suback[3:5] and publish[7:] == b"on", publish.hex()
+
+        # Frame ids cycle through 1..255, so they pass 0x11, 0x13, 0x7D and 0x7E,
+        # which AP=2 must escape (xbee-api#5 broke on id 0x7D): every transmit
+        # until the ids wrap must still parse in digi-xbee.
+        pub = factory.connected()
+        for n in range(260):
+            pub.publish(f"{topic}/cmd", str(n).encode(), qos=0)
+            publish = module.gateway_sends()
+            assert publish[7:] == str(n).encode(), publish.hex()
+        assert {0x11, 0x13, 0x7D, 0x7E, 0xFF} <= module.frame_ids
+        assert 0 not in module.frame_ids
     finally:
         factory.close_all()
         module.close()
