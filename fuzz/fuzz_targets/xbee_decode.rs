@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&first, rest)) = data.split_first() else {
         return;
     };
-    let mode = if first & 1 == 0 { ApiMode::Plain } else { ApiMode::Escaped };
+    let mode = if first & 1 == 0 {
+        ApiMode::Plain
+    } else {
+        ApiMode::Escaped
+    };
     let split = usize::from(first >> 1).min(rest.len());
     let mut buf = BytesMut::new();
     for part in [&rest[..split], &rest[split..]] {
