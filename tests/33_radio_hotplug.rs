@@ -8,6 +8,8 @@ use common::radio::{self, Kind, Node, Pty, sensor_round_trip};
 use common::sn::{self, Sn, flag, kind};
 use common::{Broker, V4};
 use rumqttc::QoS;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 fn xbee(name: &str, path: &std::path::Path) -> wren::settings::RadioSettings {
     radio::radio(&format!(
@@ -16,8 +18,42 @@ fn xbee(name: &str, path: &std::path::Path) -> wren::settings::RadioSettings {
     ))
 }
 
+/// Log lines of `wren::transport::serial`, captured for the whole test binary
+/// (each test finds its own by port path).
+fn serial_log() -> &'static Mutex<Vec<u8>> {
+    static LOG: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        struct Capture;
+        impl std::io::Write for Capture {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                serial_log().lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("wren::transport::serial=debug")
+            .with_ansi(false)
+            .with_writer(|| Capture)
+            .try_init();
+        Mutex::new(Vec::new())
+    })
+}
+
+/// How many captured lines mention `path` and contain `text`.
+fn log_count(path: &std::path::Path, text: &str) -> usize {
+    let log = String::from_utf8_lossy(&serial_log().lock().unwrap()).into_owned();
+    let path = path.to_str().unwrap();
+    log.lines()
+        .filter(|line| line.contains(path) && line.contains(text))
+        .count()
+}
+
 #[tokio::test]
 async fn unplugged_dongle_is_reopened_and_the_node_keeps_its_session() {
+    serial_log();
     let dir = radio::link_dir();
     let path = radio::link_path(&dir, "xbee");
     let pty = Pty::at(&path);
@@ -42,7 +78,7 @@ async fn unplugged_dongle_is_reopened_and_the_node_keeps_its_session() {
     let deadline = tokio::time::Instant::now() + common::WAIT;
     loop {
         node.send(&sn::publish(0, sn::id(topic), 0, b"after")).await;
-        if let Some(got) = mqtt.try_recv(std::time::Duration::from_millis(300)).await {
+        if let Some(got) = mqtt.try_recv(Duration::from_millis(300)).await {
             assert_eq!(&got.payload[..], b"after");
             break;
         }
@@ -51,31 +87,43 @@ async fn unplugged_dongle_is_reopened_and_the_node_keeps_its_session() {
             "nothing after re-plugging"
         );
     }
+    // One line when the dongle went, one when it came back.
+    assert_eq!(log_count(&path, "serial port gone"), 1);
+    assert_eq!(log_count(&path, "serial port is back"), 1);
 }
 
 #[tokio::test]
-async fn a_port_missing_at_start_does_not_stop_wren_and_is_used_when_it_appears() {
+async fn a_port_missing_at_start_does_not_stop_wren_and_is_logged_once() {
+    serial_log();
     let dir = radio::link_dir();
     let path = radio::link_path(&dir, "later");
     let broker = Broker::with(|s| s.radio.push(xbee("zb", &path)));
     // wren runs: MQTT works with the radio missing.
     let mut mqtt = V4::connect(broker.addr, "sub").await;
     mqtt.subscribe("home/#", QoS::AtMostOnce).await;
+    // Attempts at 0, 1 and 3 s fail: one warning, the retries at debug level.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(log_count(&path, "cannot open serial port"), 1);
+    assert_eq!(
+        log_count(&path, "still missing"),
+        2,
+        "retries at 1 s and 3 s"
+    );
     let pty = Pty::at(&path);
     let mut node = Node::start(Kind::Xbee { escaped: true }, pty);
-    // The first retry comes after 1 s; CONNECT until the gateway answers.
-    let deadline = tokio::time::Instant::now() + common::WAIT;
+    // The next attempt is at 7 s (4 s backoff); CONNECT until the gateway answers.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
     loop {
         node.send(&sn::connect(flag::CLEAN, 60, "late")).await;
-        let connack = tokio::time::timeout(
-            std::time::Duration::from_millis(300),
-            node.recv_kind(kind::CONNACK),
-        );
+        let connack =
+            tokio::time::timeout(Duration::from_millis(300), node.recv_kind(kind::CONNACK));
         if connack.await.is_ok() {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "radio never opened");
     }
+    assert_eq!(log_count(&path, "serial port is back"), 1);
+    assert_eq!(log_count(&path, "cannot open serial port"), 1);
 }
 
 #[tokio::test]
