@@ -179,7 +179,7 @@ async fn start_listeners(settings: &Settings, workers: &Workers) -> anyhow::Resu
             limit.clone(),
         )));
     }
-    addrs.mqttsn_udp = start_mqttsn(settings, &broker, workers)?;
+    addrs.mqttsn_udp = start_mqttsn(settings, &broker, workers, &mut tasks)?;
     Ok((addrs, broker, tasks))
 }
 
@@ -196,11 +196,13 @@ fn http_context(settings: &Settings, cx: SessionContext) -> HttpContext {
     }
 }
 
-/// Binds the MQTT-SN sockets and starts one link per socket.
+/// Binds the MQTT-SN sockets and starts one link per socket, and one per
+/// `[[radio]]` (its port task goes into `tasks`, stopped at shutdown).
 fn start_mqttsn(
     settings: &Settings,
     broker: &Addr<Broker>,
     workers: &Workers,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> anyhow::Result<Vec<SocketAddr>> {
     let sn = &settings.mqttsn;
     let gateway = Gateway {
@@ -232,6 +234,14 @@ fn start_mqttsn(
             }
         });
         bound.push(local);
+    }
+    // A radio whose port is missing now does not stop wren: its task keeps
+    // retrying, and its link serves the nodes once the port appears. Radio
+    // links (a few frames a second at most) stay on this thread.
+    for radio in &settings.radio {
+        let radio = crate::radio::start(radio);
+        SnLink::start(gateway.clone(), radio.transport);
+        tasks.push(radio.task);
     }
     Ok(bound)
 }

@@ -27,6 +27,8 @@ impl fmt::Display for Peer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Udp(addr) => write!(f, "{addr}"),
+            // Nodes behind a forwarder header share the bridge's empty address.
+            Self::Radio(octets) if octets.is_empty() => f.write_str("forwarder"),
             Self::Radio(octets) => {
                 for octet in octets.iter() {
                     write!(f, "{octet:02x}")?;

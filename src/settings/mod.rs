@@ -29,6 +29,7 @@
 mod de;
 mod error;
 mod layers;
+mod radio;
 #[cfg(test)]
 mod tests;
 
@@ -42,6 +43,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use error::{Origin, SettingsError};
+pub use radio::{LoraSettings, RadioKind, RadioSettings, TextEncoding};
 
 /// The embedded default configuration, documented key by key.
 ///
@@ -66,6 +68,11 @@ pub struct Settings {
     pub mqttsn: MqttSnSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Serial radio links (`[[radio]]` tables); none by default. The one
+    /// `#[serde(default)]` here: an array of tables has no entry in the
+    /// embedded file to take defaults from.
+    #[serde(default)]
+    pub radio: Vec<RadioSettings>,
 }
 
 /// The MQTT listeners and the protocol features offered to clients.
@@ -325,6 +332,7 @@ impl Settings {
         self.http.check()?;
         self.limits.check()?;
         self.mqttsn.check()?;
+        radio::check(&self.radio)?;
         self.log.check()
     }
 }
@@ -437,15 +445,15 @@ impl LogSettings {
 /// came from.
 #[derive(Debug)]
 struct Violation {
-    key: &'static str,
+    key: String,
     value: String,
     reason: String,
 }
 
 impl Violation {
-    fn new(key: &'static str, value: impl Display, reason: impl Into<String>) -> Self {
+    fn new(key: impl Into<String>, value: impl Display, reason: impl Into<String>) -> Self {
         Self {
-            key,
+            key: key.into(),
             value: value.to_string(),
             reason: reason.into(),
         }
@@ -453,7 +461,7 @@ impl Violation {
 
     fn into_error(self, merged: &layers::Merged) -> SettingsError {
         SettingsError::Invalid {
-            origin: merged.origin_of(self.key),
+            origin: merged.origin_of(&self.key),
             key: self.key,
             value: self.value,
             reason: self.reason,

@@ -64,6 +64,7 @@ fn embedded_defaults_are_the_documented_values() {
         log: LogSettings {
             level: "info".into(),
         },
+        radio: Vec::new(),
     };
     // No struct has `#[serde(default)]`, so this also proves the embedded file
     // sets every key.
@@ -338,8 +339,8 @@ fn unknown_keys_list_the_known_ones() {
          max_inflight, max_queued, connect_timeout, max_keepalive) (from TOML text)"
     );
     assert_eq!(
-        error_of("[radio]\nport = 1883"),
-        "radio: unknown key (known keys: mqtt, http, limits, mqttsn, log) (from TOML text)"
+        error_of("[radios]\nport = 1883"),
+        "radios: unknown key (known keys: mqtt, http, limits, mqttsn, log, radio) (from TOML text)"
     );
     // Keys are case-sensitive, as in TOML.
     assert!(error_of("[limits]\nMax_Queued = 1").starts_with("limits.Max_Queued: unknown key"));

@@ -6,6 +6,7 @@
 
 pub mod http;
 pub mod limit;
+pub mod serial;
 pub mod tcp;
 pub mod udp;
 pub mod workers;
