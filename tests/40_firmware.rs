@@ -1,0 +1,262 @@
+//! The sensor-node firmware (firmware/): its C library built with the host's
+//! gcc, unit-tested on the byte vectors of the notes, then run as a UDP node
+//! against the real gateway and checked from the MQTT side with rumqttc.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+
+use common::{Broker, QUIET, V4, WAIT, sn};
+use rumqttc::QoS;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::time::timeout;
+use wren::settings::Settings;
+
+const C_FLAGS: &[&str] = &["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Os"];
+
+fn firmware() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("firmware")
+}
+
+/// Compiles `sources` (relative to firmware/) with the library into the
+/// test's scratch directory; panics with gcc's output on failure.
+fn build(name: &str, sources: &[&str]) -> PathBuf {
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("firmware");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = out_dir.join(name);
+    let lib = firmware().join("lib/mqttsn");
+    let output = std::process::Command::new("gcc")
+        .args(C_FLAGS)
+        .arg("-I")
+        .arg(&lib)
+        .args(sources.iter().map(|s| firmware().join(s)))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .expect("gcc is needed to build the firmware on the host");
+    assert!(
+        output.status.success(),
+        "gcc failed building {name}:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
+fn udp_node() -> &'static Path {
+    static NODE: OnceLock<PathBuf> = OnceLock::new();
+    NODE.get_or_init(|| {
+        build(
+            "udp_node",
+            &[
+                "host/udp_node.c",
+                "lib/mqttsn/mqttsn.c",
+                "lib/mqttsn/mqttsn_codec.c",
+            ],
+        )
+    })
+}
+
+#[test]
+fn codec_and_framings_match_the_notes_byte_vectors() {
+    let exe = build(
+        "vectors",
+        &[
+            "tests/vectors.c",
+            "lib/mqttsn/mqttsn.c",
+            "lib/mqttsn/mqttsn_codec.c",
+            "lib/mqttsn/xbee_api.c",
+            "lib/mqttsn/slip.c",
+        ],
+    );
+    let output = std::process::Command::new(exe).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "C unit tests failed:\n{stdout}");
+    let last = stdout.lines().last().unwrap_or_default();
+    let passed: u32 = last
+        .strip_suffix(" passed, 0 failed")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected summary {last:?}"));
+    assert!(passed >= 200, "only {passed} checks ran");
+}
+
+/// The `id = "name"` pairs of the commented block under
+/// `[mqttsn.predefined_topics]` in config/wren.toml.
+fn documented_topic_ids() -> BTreeMap<u16, String> {
+    let toml =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/wren.toml"))
+            .unwrap();
+    let block = toml
+        .split("[mqttsn.predefined_topics]")
+        .nth(1)
+        .expect("wren.toml has [mqttsn.predefined_topics]");
+    let mut ids = BTreeMap::new();
+    for line in block.lines().take_while(|l| !l.starts_with('[')) {
+        let Some((id, name)) = line.strip_prefix("# ").and_then(|l| l.split_once(" = ")) else {
+            continue;
+        };
+        if let Ok(id) = id.parse() {
+            ids.insert(id, name.trim_matches('"').to_owned());
+        }
+    }
+    ids
+}
+
+/// The `#define WREN_TOPIC_* id /* "name" */` lines of wren_topics.h.
+fn firmware_topic_ids() -> BTreeMap<u16, String> {
+    let header = std::fs::read_to_string(firmware().join("lib/mqttsn/wren_topics.h")).unwrap();
+    header
+        .lines()
+        .filter_map(|l| l.strip_prefix("#define WREN_TOPIC_"))
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            let id = words.nth(1).unwrap().parse().unwrap();
+            let name = l.split('"').nth(1).unwrap().to_owned();
+            (id, name)
+        })
+        .collect()
+}
+
+/// The sketches' topic ids, as wren's settings (proving the block is valid).
+fn sketch_settings(settings: &mut Settings) {
+    let mut toml = String::from("[mqttsn.predefined_topics]\n");
+    for (id, name) in documented_topic_ids() {
+        toml.push_str(&format!("{id} = \"{name}\"\n"));
+    }
+    settings.mqttsn.predefined_topics = Settings::from_toml(&toml).unwrap().mqttsn.predefined_topics;
+}
+
+#[test]
+fn sketch_topic_ids_match_the_ones_documented_in_wren_toml() {
+    let documented = documented_topic_ids();
+    assert!(documented.len() >= 7, "{documented:?}");
+    assert_eq!(firmware_topic_ids(), documented);
+    let mut settings = Settings::default();
+    sketch_settings(&mut settings);
+    assert_eq!(settings.mqttsn.predefined_topics, documented);
+}
+
+/// The C node as a child process, its output read line by line.
+struct Node {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Node {
+    fn start(broker: &Broker, client_id: &str, predefined: u16, forwarder: Option<u16>) -> Self {
+        let mut command = Command::new(udp_node());
+        command
+            .arg(sn::gateway(broker).port().to_string())
+            .arg(client_id)
+            .arg(predefined.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(node) = forwarder {
+            command.arg(node.to_string());
+        }
+        let mut child = command.spawn().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self { child, lines }
+    }
+
+    async fn line(&mut self) -> String {
+        match timeout(WAIT, self.lines.next_line()).await {
+            Ok(Ok(Some(line))) => line,
+            Ok(Ok(None)) => panic!("the node exited early: {:?}", self.child.wait().await),
+            Ok(Err(e)) => panic!("reading the node: {e}"),
+            Err(_) => panic!("no line from the node within {WAIT:?}"),
+        }
+    }
+
+    async fn expect(&mut self, want: &str) {
+        assert_eq!(self.line().await, want);
+    }
+
+    /// The number after `word` on the next line.
+    async fn expect_number(&mut self, word: &str) -> u16 {
+        let line = self.line().await;
+        let rest = line.strip_prefix(word).unwrap_or_else(|| panic!("{line:?}"));
+        rest.trim().parse().unwrap()
+    }
+}
+
+/// A node's whole life against the gateway, watched over MQTT: connect with
+/// a will, register, QoS 0/1/-1, subscribe and receive, ping, sleep,
+/// messages published while asleep delivered on wake, reconnect, leave.
+async fn node_life(client_id: &str, forwarder: Option<u16>) {
+    let broker = Broker::with(sketch_settings);
+    let mut watch = V4::connect(broker.addr, "watch").await;
+    watch.subscribe("fw/#", QoS::AtLeastOnce).await;
+    watch.subscribe("sensors/#", QoS::AtLeastOnce).await;
+    let mut node = Node::start(&broker, client_id, 4, forwarder);
+
+    node.expect("searchgw 0").await;
+    node.expect("gwinfo 1").await;
+    node.expect("connack 0").await;
+    node.expect("regack 0").await;
+    let topic = node.expect_number("topic").await;
+    assert_ne!(topic, 0);
+    node.expect("qos0 0").await;
+    node.expect("qos1 0").await;
+    node.expect("qos-1 0").await;
+    let mut seen: Vec<_> = watch
+        .recv_n(3)
+        .await
+        .into_iter()
+        .map(|p| (p.topic, String::from_utf8(p.payload.to_vec()).unwrap()))
+        .collect();
+    seen.sort();
+    let temp = format!("fw/{client_id}/temp");
+    assert_eq!(
+        seen,
+        [
+            (temp.clone(), "21.5".to_owned()),
+            (temp, "22.5".to_owned()),
+            ("sensors/xbee/temperature".to_owned(), "23.5".to_owned()),
+        ]
+    );
+
+    node.expect("suback 0").await;
+    let cmd_id = node.expect_number("subscribed").await;
+    let cmd = format!("fw/{client_id}/cmd");
+    watch.publish(&cmd, QoS::AtLeastOnce, false, b"hello").await;
+    node.expect(&format!("got {cmd_id} 1 hello")).await;
+    node.expect("received 1").await;
+    node.expect("ping 0").await;
+    node.expect("sleep 0").await;
+    node.expect("asleep").await;
+    assert_eq!(&watch.recv().await.payload[..], b"hello");
+
+    // While the node sleeps: once the watcher hears them, the broker has
+    // routed them to the node's sleep buffer as well.
+    watch.publish(&cmd, QoS::AtLeastOnce, false, b"led on").await;
+    watch.publish(&cmd, QoS::AtMostOnce, false, b"led off").await;
+    assert_eq!(&watch.recv_n(2).await[1].payload[..], b"led off");
+    let stdin = node.child.stdin.as_mut().unwrap();
+    stdin.write_all(b"wake\n").await.unwrap();
+    stdin.flush().await.unwrap();
+    node.expect(&format!("got {cmd_id} 1 led on")).await;
+    node.expect(&format!("got {cmd_id} 0 led off")).await;
+    node.expect("woke 2").await;
+    node.expect("connack 0").await;
+    node.expect("bye 0").await;
+    let status = timeout(WAIT, node.child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "{status}");
+    // A clean DISCONNECT: the will is not published.
+    watch.expect_nothing(QUIET).await;
+}
+
+#[tokio::test]
+async fn c_client_over_udp_connects_publishes_subscribes_sleeps_and_wakes() {
+    node_life("fw-node", None).await;
+}
+
+#[tokio::test]
+async fn c_client_behind_a_forwarder_header_does_the_same() {
+    node_life("fw-fwd", Some(5)).await;
+}
