@@ -29,11 +29,12 @@ fn build(name: &str, sources: &[&str]) -> PathBuf {
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("firmware");
     std::fs::create_dir_all(&out_dir).unwrap();
     let out = out_dir.join(name);
-    let lib = firmware().join("lib/mqttsn");
     let output = std::process::Command::new("gcc")
         .args(C_FLAGS)
         .arg("-I")
-        .arg(&lib)
+        .arg(firmware().join("lib/mqttsn"))
+        .arg("-I")
+        .arg(firmware().join("sketches/common"))
         .args(sources.iter().map(|s| firmware().join(s)))
         .arg("-o")
         .arg(&out)
@@ -47,18 +48,22 @@ fn build(name: &str, sources: &[&str]) -> PathBuf {
     out
 }
 
+/// A host program over UDP: `main` plus the transport and the client.
+fn host_program(name: &str, extra: &[&str]) -> PathBuf {
+    let main = format!("host/{name}.c");
+    let mut sources = vec![
+        main.as_str(),
+        "host/udp_transport.c",
+        "lib/mqttsn/mqttsn.c",
+        "lib/mqttsn/mqttsn_codec.c",
+    ];
+    sources.extend(extra);
+    build(name, &sources)
+}
+
 fn udp_node() -> &'static Path {
     static NODE: OnceLock<PathBuf> = OnceLock::new();
-    NODE.get_or_init(|| {
-        build(
-            "udp_node",
-            &[
-                "host/udp_node.c",
-                "lib/mqttsn/mqttsn.c",
-                "lib/mqttsn/mqttsn_codec.c",
-            ],
-        )
-    })
+    NODE.get_or_init(|| host_program("udp_node", &[]))
 }
 
 #[test]
@@ -71,6 +76,7 @@ fn codec_and_framings_match_the_notes_byte_vectors() {
             "lib/mqttsn/mqttsn_codec.c",
             "lib/mqttsn/xbee_api.c",
             "lib/mqttsn/slip.c",
+            "sketches/common/sensor_cycle.c",
         ],
     );
     let output = std::process::Command::new(exe).output().unwrap();
@@ -147,21 +153,30 @@ struct Node {
 }
 
 impl Node {
-    fn start(broker: &Broker, client_id: &str, predefined: u16, forwarder: Option<u16>) -> Self {
-        let mut command = Command::new(udp_node());
-        command
+    /// Starts `exe` with the gateway's UDP port as its first argument.
+    fn start(exe: &Path, broker: &Broker, args: &[String]) -> Self {
+        let mut child = Command::new(exe)
             .arg(sn::gateway(broker).port().to_string())
-            .arg(client_id)
-            .arg(predefined.to_string())
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .kill_on_drop(true);
-        if let Some(node) = forwarder {
-            command.arg(node.to_string());
-        }
-        let mut child = command.spawn().unwrap();
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
         Self { child, lines }
+    }
+
+    /// Writes a line to the node's stdin: its cue to wake.
+    async fn wake(&mut self) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(b"wake\n").await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    async fn exits_cleanly(mut self) {
+        let status = timeout(WAIT, self.child.wait()).await.unwrap().unwrap();
+        assert!(status.success(), "{status}");
     }
 
     async fn line(&mut self) -> String {
@@ -193,7 +208,9 @@ async fn node_life(client_id: &str, forwarder: Option<u16>) {
     let mut watch = V4::connect(broker.addr, "watch").await;
     watch.subscribe("fw/#", QoS::AtLeastOnce).await;
     watch.subscribe("sensors/#", QoS::AtLeastOnce).await;
-    let mut node = Node::start(&broker, client_id, 4, forwarder);
+    let mut args = vec![client_id.to_owned(), "4".to_owned()];
+    args.extend(forwarder.map(|id| id.to_string()));
+    let mut node = Node::start(udp_node(), &broker, &args);
 
     node.expect("searchgw 0").await;
     node.expect("gwinfo 1").await;
@@ -237,16 +254,13 @@ async fn node_life(client_id: &str, forwarder: Option<u16>) {
     watch.publish(&cmd, QoS::AtLeastOnce, false, b"led on").await;
     watch.publish(&cmd, QoS::AtMostOnce, false, b"led off").await;
     assert_eq!(&watch.recv_n(2).await[1].payload[..], b"led off");
-    let stdin = node.child.stdin.as_mut().unwrap();
-    stdin.write_all(b"wake\n").await.unwrap();
-    stdin.flush().await.unwrap();
+    node.wake().await;
     node.expect(&format!("got {cmd_id} 1 led on")).await;
     node.expect(&format!("got {cmd_id} 0 led off")).await;
     node.expect("woke 2").await;
     node.expect("connack 0").await;
     node.expect("bye 0").await;
-    let status = timeout(WAIT, node.child.wait()).await.unwrap().unwrap();
-    assert!(status.success(), "{status}");
+    node.exits_cleanly().await;
     // A clean DISCONNECT: the will is not published.
     watch.expect_nothing(QUIET).await;
 }
@@ -259,4 +273,47 @@ async fn c_client_over_udp_connects_publishes_subscribes_sleeps_and_wakes() {
 #[tokio::test]
 async fn c_client_behind_a_forwarder_header_does_the_same() {
     node_life("fw-fwd", Some(5)).await;
+}
+
+/// Payloads of the next `n` publishes, as (topic, text).
+async fn texts(watch: &mut V4, n: usize) -> Vec<(String, String)> {
+    watch
+        .recv_n(n)
+        .await
+        .into_iter()
+        .map(|p| (p.topic, String::from_utf8(p.payload.to_vec()).unwrap()))
+        .collect()
+}
+
+/// The ESP and LoRa sketches' cycle, built from the sketches' own source:
+/// a fresh session that subscribes to its command topic, readings at QoS 1
+/// to predefined ids, sleep; a command published while it sleeps reaches it
+/// in the next cycle, which resumes the session.
+#[tokio::test]
+async fn sketch_sensor_cycle_publishes_sleeps_and_gets_commands_on_the_next_wake() {
+    let broker = Broker::with(sketch_settings);
+    let mut watch = V4::connect(broker.addr, "watch").await;
+    watch.subscribe("sensors/esp/#", QoS::AtLeastOnce).await;
+    let exe = host_program("cycle_node", &["sketches/common/sensor_cycle.c"]);
+    let mut node = Node::start(&exe, &broker, &["esp-test".to_owned()]);
+    let pair = |topic: &str, text: &str| (format!("sensors/esp/{topic}"), text.to_owned());
+
+    node.expect("cycle 0").await;
+    node.expect("asleep").await;
+    assert_eq!(
+        texts(&mut watch, 2).await,
+        [pair("temperature", "21.5"), pair("humidity", "48.0")]
+    );
+    watch
+        .publish("sensors/esp/command", QoS::AtLeastOnce, false, b"led on")
+        .await;
+    assert_eq!(texts(&mut watch, 1).await, [pair("command", "led on")]);
+    node.wake().await;
+    node.expect("got 3 1 led on").await;
+    node.expect("cycle 0").await;
+    assert_eq!(
+        texts(&mut watch, 2).await,
+        [pair("temperature", "-3.5"), pair("humidity", "100.0")]
+    );
+    node.exits_cleanly().await;
 }

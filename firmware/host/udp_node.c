@@ -13,57 +13,13 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mqttsn.h"
-
-struct udp {
-    int fd;
-    struct sockaddr_in gateway;
-};
-
-static int udp_send(void *ctx, const uint8_t *buf, uint8_t len,
-                    uint8_t broadcast)
-{
-    /* No broadcast on loopback: SEARCHGW goes to the gateway's port too. */
-    struct udp *u = ctx;
-    (void)broadcast;
-    return sendto(u->fd, buf, len, 0, (const struct sockaddr *)&u->gateway,
-                  sizeof u->gateway) == (ssize_t)len
-               ? 0
-               : -1;
-}
-
-static uint8_t udp_recv(void *ctx, uint8_t *buf, uint8_t cap)
-{
-    /* Waits up to 5 ms, so the client's polling does not spin a core. */
-    struct udp *u = ctx;
-    struct pollfd p;
-    ssize_t n;
-    p.fd = u->fd;
-    p.events = POLLIN;
-    if (poll(&p, 1, 5) <= 0) {
-        return 0;
-    }
-    n = recv(u->fd, buf, cap, 0);
-    return n > 0 ? (uint8_t)n : 0;
-}
-
-static uint32_t udp_now(void *ctx)
-{
-    struct timespec t;
-    (void)ctx;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint32_t)(t.tv_sec * 1000u + t.tv_nsec / 1000000);
-}
+#include "udp_transport.h"
 
 static void on_publish(void *ctx, uint16_t topic_id, uint8_t flags,
                        const uint8_t *payload, uint8_t len)
@@ -108,10 +64,9 @@ int main(int argc, char **argv)
         return 64;
     }
     predefined = (uint16_t)atoi(argv[3]);
-    u.fd = socket(AF_INET, SOCK_DGRAM, 0);
-    u.gateway.sin_family = AF_INET;
-    u.gateway.sin_port = htons((uint16_t)atoi(argv[1]));
-    u.gateway.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (udp_open(&u, (uint16_t)atoi(argv[1]))) {
+        return 1;
+    }
     snprintf(will_topic, sizeof will_topic, "fw/%s/status", argv[2]);
     snprintf(temp, sizeof temp, "fw/%s/temp", argv[2]);
     snprintf(cmd, sizeof cmd, "fw/%s/cmd", argv[2]);

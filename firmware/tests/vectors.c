@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mqttsn.h"
+#include "sensor_cycle.h"
 #include "slip.h"
 #include "xbee_api.h"
 
@@ -338,6 +339,22 @@ static void test_slip(void)
     CHECK(n == 12);
 }
 
+static void test_format(void)
+{
+    char t[8];
+    uint8_t n;
+    n = format_tenths(t, 215);
+    CHECK(n == 4 && memcmp(t, "21.5", 4) == 0);
+    n = format_tenths(t, -3);
+    CHECK(n == 4 && memcmp(t, "-0.3", 4) == 0);
+    n = format_tenths(t, 0);
+    CHECK(n == 3 && memcmp(t, "0.0", 3) == 0);
+    n = format_tenths(t, 1000);
+    CHECK(n == 5 && memcmp(t, "100.0", 5) == 0);
+    n = format_tenths(t, -32768);
+    CHECK(n == 7 && memcmp(t, "-3276.8", 7) == 0);
+}
+
 #include "client_tests.inc"
 
 int main(void)
@@ -346,6 +363,7 @@ int main(void)
     test_xbee();
     test_slip();
     test_client();
+    test_format();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
