@@ -17,7 +17,14 @@ use tokio::process::{Child, ChildStdout, Command};
 use tokio::time::timeout;
 use wren::settings::Settings;
 
-const C_FLAGS: &[&str] = &["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Os"];
+const C_FLAGS: &[&str] = &[
+    "-std=c99",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-pedantic",
+    "-Os",
+];
 
 fn firmware() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("firmware")
@@ -133,7 +140,8 @@ fn sketch_settings(settings: &mut Settings) {
     for (id, name) in documented_topic_ids() {
         toml.push_str(&format!("{id} = \"{name}\"\n"));
     }
-    settings.mqttsn.predefined_topics = Settings::from_toml(&toml).unwrap().mqttsn.predefined_topics;
+    settings.mqttsn.predefined_topics =
+        Settings::from_toml(&toml).unwrap().mqttsn.predefined_topics;
 }
 
 #[test]
@@ -195,7 +203,9 @@ impl Node {
     /// The number after `word` on the next line.
     async fn expect_number(&mut self, word: &str) -> u16 {
         let line = self.line().await;
-        let rest = line.strip_prefix(word).unwrap_or_else(|| panic!("{line:?}"));
+        let rest = line
+            .strip_prefix(word)
+            .unwrap_or_else(|| panic!("{line:?}"));
         rest.trim().parse().unwrap()
     }
 }
@@ -251,8 +261,12 @@ async fn node_life(client_id: &str, forwarder: Option<u16>) {
 
     // While the node sleeps: once the watcher hears them, the broker has
     // routed them to the node's sleep buffer as well.
-    watch.publish(&cmd, QoS::AtLeastOnce, false, b"led on").await;
-    watch.publish(&cmd, QoS::AtMostOnce, false, b"led off").await;
+    watch
+        .publish(&cmd, QoS::AtLeastOnce, false, b"led on")
+        .await;
+    watch
+        .publish(&cmd, QoS::AtMostOnce, false, b"led off")
+        .await;
     assert_eq!(&watch.recv_n(2).await[1].payload[..], b"led off");
     node.wake().await;
     node.expect(&format!("got {cmd_id} 1 led on")).await;

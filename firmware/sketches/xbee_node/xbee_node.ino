@@ -17,6 +17,7 @@
 #endif
 const uint8_t XBEE_SLEEP_RQ = 7; // to XBee pin 9 (SM=1: high = hibernate)
 const uint8_t TMP36 = A0;
+const uint8_t TMP36_POWER = 8; // the sensor's V+: 50 uA saved while asleep
 
 static msn_client client;
 
@@ -94,16 +95,19 @@ void setup()
 {
     Serial.begin(9600); // the XBee's default BD=3
     pinMode(XBEE_SLEEP_RQ, OUTPUT);
+    pinMode(TMP36_POWER, OUTPUT);
     msn_init(&client, &xbee, "", 0);
 }
 
 void loop()
 {
     digitalWrite(XBEE_SLEEP_RQ, LOW); // wake the XBee
+    digitalWrite(TMP36_POWER, HIGH);
     delay(20);
     uint16_t mv = vcc_mv();
     // TMP36: 500 mV at 0 degC, 10 mV per degC, so tenths = mV - 500.
     int32_t tmp_mv = (int32_t)analogRead(TMP36) * mv / 1024;
+    digitalWrite(TMP36_POWER, LOW);
     publish_tenths(WREN_TOPIC_XBEE_TEMPERATURE, (int16_t)(tmp_mv - 500));
     publish_tenths(WREN_TOPIC_XBEE_BATTERY, (int16_t)(mv / 100));
     delay(50); // let the module send before it hibernates
