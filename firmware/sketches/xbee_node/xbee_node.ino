@@ -7,6 +7,7 @@
 #include <avr/interrupt.h>
 #include <avr/sleep.h>
 #include <avr/wdt.h>
+#include <util/delay.h>
 
 #include "mqttsn.h"
 #include "wren_topics.h"
@@ -30,7 +31,9 @@ static int xbee_send(void *, const uint8_t *buf, uint8_t len, uint8_t broadcast)
     xbee_write_tx(xbee_put, nullptr, 0,
                   broadcast ? xbee_broadcast : xbee_coordinator, 0xFFFE, buf,
                   len);
+#ifndef WREN_EMULATED // qemu's USART never reports "transmit complete"
     Serial.flush();
+#endif
     return 0;
 }
 
@@ -42,6 +45,9 @@ static const msn_transport xbee = {nullptr, xbee_send, xbee_recv, clock_ms};
 // Supply voltage in millivolts: the 1.1 V bandgap measured against AVcc.
 static uint16_t vcc_mv()
 {
+#ifdef WREN_EMULATED // qemu-system-avr emulates no ADC
+    return 3300;
+#endif
     ADMUX = _BV(REFS0) | _BV(MUX3) | _BV(MUX2) | _BV(MUX1);
     delay(2);
     ADCSRA |= _BV(ADSC);
@@ -68,13 +74,28 @@ static void publish_tenths(uint16_t topic, int16_t tenths)
                 (const uint8_t *)text, len);
 }
 
+// Waits `ms` milliseconds. Under qemu-system-avr, whose ATmega328P has no
+// Timer0 (so millis() stands still and delay() never returns), it busy-waits.
+static void pause(uint16_t ms)
+{
+#ifdef WREN_EMULATED
+    while (ms--) {
+        _delay_ms(1);
+    }
+#else
+    delay(ms);
+#endif
+}
+
 ISR(WDT_vect) {}
 
 // Power-down for `seconds` in 8 s watchdog steps (the WDT interrupt wakes it).
 static void sleep_for(uint16_t seconds)
 {
-#ifdef WREN_NO_SLEEP // under emulation: qemu has no watchdog wake-up
-    delay(seconds * 1000UL);
+#ifdef WREN_EMULATED // qemu-system-avr emulates no watchdog wake-up
+    while (seconds--) {
+        pause(1000);
+    }
 #else
     for (uint16_t slept = 0; slept < seconds; slept += 8) {
         cli();
@@ -103,14 +124,18 @@ void loop()
 {
     digitalWrite(XBEE_SLEEP_RQ, LOW); // wake the XBee
     digitalWrite(TMP36_POWER, HIGH);
-    delay(20);
+    pause(20);
     uint16_t mv = vcc_mv();
     // TMP36: 500 mV at 0 degC, 10 mV per degC, so tenths = mV - 500.
+#ifdef WREN_EMULATED
+    int32_t tmp_mv = 715; // 21.5 degC
+#else
     int32_t tmp_mv = (int32_t)analogRead(TMP36) * mv / 1024;
+#endif
     digitalWrite(TMP36_POWER, LOW);
     publish_tenths(WREN_TOPIC_XBEE_TEMPERATURE, (int16_t)(tmp_mv - 500));
     publish_tenths(WREN_TOPIC_XBEE_BATTERY, (int16_t)(mv / 100));
-    delay(50); // let the module send before it hibernates
+    pause(50); // let the module send before it hibernates
     digitalWrite(XBEE_SLEEP_RQ, HIGH);
     sleep_for(PERIOD_S);
 }
