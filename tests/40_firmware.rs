@@ -33,6 +33,10 @@ fn firmware() -> PathBuf {
 /// Compiles `sources` (relative to firmware/) with the library into the
 /// test's scratch directory; panics with gcc's output on failure.
 fn build(name: &str, sources: &[&str]) -> PathBuf {
+    build_with(name, sources, &[])
+}
+
+fn build_with(name: &str, sources: &[&str], flags: &[&str]) -> PathBuf {
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("firmware");
     std::fs::create_dir_all(&out_dir).unwrap();
     let out = out_dir.join(name);
@@ -42,6 +46,7 @@ fn build(name: &str, sources: &[&str]) -> PathBuf {
         .arg(firmware().join("lib/mqttsn"))
         .arg("-I")
         .arg(firmware().join("sketches/common"))
+        .args(flags)
         .args(sources.iter().map(|s| firmware().join(s)))
         .arg("-o")
         .arg(&out)
@@ -73,9 +78,11 @@ fn udp_node() -> &'static Path {
     NODE.get_or_init(|| host_program("udp_node", &[]))
 }
 
+/// Also feeds the parser, both framings and the client 22000 random inputs,
+/// built with AddressSanitizer and UBSan so a stray read or overflow fails.
 #[test]
 fn codec_and_framings_match_the_notes_byte_vectors() {
-    let exe = build(
+    let exe = build_with(
         "vectors",
         &[
             "tests/vectors.c",
@@ -84,6 +91,11 @@ fn codec_and_framings_match_the_notes_byte_vectors() {
             "lib/mqttsn/xbee_api.c",
             "lib/mqttsn/slip.c",
             "sketches/common/sensor_cycle.c",
+        ],
+        &[
+            "-g",
+            "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=all",
         ],
     );
     let output = std::process::Command::new(exe).output().unwrap();

@@ -364,6 +364,7 @@ int main(void)
     test_slip();
     test_client();
     test_format();
+    test_noise();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

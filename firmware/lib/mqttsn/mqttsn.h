@@ -35,6 +35,9 @@ extern "C" {
 #ifndef MSN_FWD_ID_MAX
 #define MSN_FWD_ID_MAX 2
 #endif
+#if MSN_BUF_SIZE > 250 || MSN_FWD_ID_MAX > 5
+#error "the buffers must stay under 256 octets: lengths are uint8_t"
+#endif
 #define MSN_DEFAULT_T_RETRY_MS 10000u
 #define MSN_DEFAULT_N_RETRY 3u
 

@@ -17,6 +17,9 @@ extern "C" {
 #ifndef SLIP_RX_MAX
 #define SLIP_RX_MAX 72 /* packet + 2 CRC octets */
 #endif
+#if SLIP_RX_MAX > 255
+#error "SLIP_RX_MAX must fit the uint8_t frame length"
+#endif
 
 #define SLIP_END 0xC0
 #define SLIP_ESC 0xDB

@@ -20,6 +20,9 @@ extern "C" {
 #ifndef XBEE_RX_MAX
 #define XBEE_RX_MAX 80 /* frame data: 12 octets of 0x90 header + payload */
 #endif
+#if XBEE_RX_MAX > 267
+#error "XBEE_RX_MAX: the RF data length must fit a uint8_t"
+#endif
 
 #define XBEE_TX_REQUEST 0x10
 #define XBEE_TX_STATUS 0x8B
