@@ -294,14 +294,17 @@ int msn_subscribe(msn_client *c, uint8_t flags, const char *name, uint16_t id,
     return m.rc;
 }
 
-int msn_ping(msn_client *c)
+/* PINGREQ, with the client id when waking, until PINGRESP. */
+static int ping(msn_client *c, const char *client_id)
 {
     msn_msg m;
-    if (c->state != MSN_ACTIVE) {
-        return MSN_ERR_STATE;
-    }
-    return request(c, msn_enc_pingreq(BODY(c->tx), MSN_BUF_SIZE, NULL),
+    return request(c, msn_enc_pingreq(BODY(c->tx), MSN_BUF_SIZE, client_id),
                    MSN_PINGRESP, 0, &m, 0);
+}
+
+int msn_ping(msn_client *c)
+{
+    return c->state == MSN_ACTIVE ? ping(c, NULL) : MSN_ERR_STATE;
 }
 
 int msn_loop(msn_client *c)
@@ -336,16 +339,11 @@ int msn_disconnect(msn_client *c, uint16_t duration)
 
 int msn_wake(msn_client *c)
 {
-    msn_msg m;
     uint16_t before = c->received;
     int rc;
     if (c->state != MSN_ASLEEP) {
         return MSN_ERR_STATE;
     }
-    rc = request(c, msn_enc_pingreq(BODY(c->tx), MSN_BUF_SIZE, c->client_id),
-                 MSN_PINGRESP, 0, &m, 0);
-    if (rc) {
-        return rc;
-    }
-    return (int)(uint16_t)(c->received - before);
+    rc = ping(c, c->client_id);
+    return rc ? rc : (int)(uint16_t)(c->received - before);
 }
