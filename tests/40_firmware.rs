@@ -175,7 +175,12 @@ struct Node {
 impl Node {
     /// Starts `exe` with the gateway's UDP port as its first argument.
     fn start(exe: &Path, broker: &Broker, args: &[String]) -> Self {
+        Self::start_with(exe, broker, args, &[])
+    }
+
+    fn start_with(exe: &Path, broker: &Broker, args: &[String], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(exe)
+            .envs(env.iter().copied())
             .arg(sn::gateway(broker).port().to_string())
             .args(args)
             .stdin(Stdio::piped())
@@ -299,6 +304,26 @@ async fn c_client_over_udp_connects_publishes_subscribes_sleeps_and_wakes() {
 #[tokio::test]
 async fn c_client_behind_a_forwarder_header_does_the_same() {
     node_life("fw-fwd", Some(5)).await;
+}
+
+/// The will the node registered in the CONNECT handshake is published when it
+/// goes silent past 1.5 times its keep-alive.
+#[tokio::test]
+async fn c_client_will_is_published_when_the_node_vanishes() {
+    let broker = Broker::start();
+    let mut watch = V4::connect(broker.addr, "watch").await;
+    watch.subscribe("fw/+/status", QoS::AtLeastOnce).await;
+    let args = ["fw-gone".to_owned(), "4".to_owned()];
+    let mut node = Node::start_with(udp_node(), &broker, &args, &[("NODE_VANISH", "1")]);
+    node.expect("searchgw 0").await;
+    node.expect("gwinfo 1").await;
+    node.expect("connack 0").await;
+    node.exits_cleanly().await;
+    let will = watch.recv().await;
+    assert_eq!(
+        (will.topic.as_str(), &will.payload[..], will.qos),
+        ("fw/fw-gone/status", &b"gone"[..], QoS::AtLeastOnce)
+    );
 }
 
 /// Payloads of the next `n` publishes, as (topic, text).

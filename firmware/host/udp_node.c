@@ -10,6 +10,9 @@
  * ping, sleep; then it prints "asleep" and waits for a line on stdin (the
  * test publishes meanwhile), wakes and drains, reconnects and leaves. With
  * a forwarder node id every message goes in the 0xFE encapsulation.
+ *
+ * With NODE_VANISH=1 in the environment it connects with a 1 s keep-alive
+ * and exits right after CONNACK, silently: the gateway must publish its will.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -56,6 +59,7 @@ int main(int argc, char **argv)
     static const uint8_t gone[] = {'g', 'o', 'n', 'e'};
     uint16_t temp_id = 0, cmd_id = 0;
     uint16_t predefined;
+    int vanish;
     uint32_t start;
     char line[16];
     if (argc < 4) {
@@ -71,7 +75,8 @@ int main(int argc, char **argv)
     snprintf(temp, sizeof temp, "fw/%s/temp", argv[2]);
     snprintf(cmd, sizeof cmd, "fw/%s/cmd", argv[2]);
 
-    msn_init(&c, &io, argv[2], 30);
+    vanish = getenv("NODE_VANISH") != NULL;
+    msn_init(&c, &io, argv[2], vanish ? 1 : 30);
     c.t_retry_ms = 1000;
     msn_set_callbacks(&c, on_publish, on_register, NULL);
     if (argc > 4) {
@@ -85,6 +90,9 @@ int main(int argc, char **argv)
     printf("gwinfo %u\n", c.gw_id);
     msn_set_will(&c, will_topic, gone, sizeof gone, MSN_FLAG_QOS1);
     say("connack", msn_connect(&c, 1));
+    if (vanish) {
+        return 0;
+    }
     say("regack", msn_register(&c, temp, &temp_id));
     printf("topic %u\n", temp_id);
     say("qos0", msn_publish(&c, MSN_FLAG_QOS0, temp_id,
