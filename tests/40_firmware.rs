@@ -109,6 +109,39 @@ fn codec_and_framings_match_the_notes_byte_vectors() {
     assert!(passed >= 200, "only {passed} checks ran");
 }
 
+/// The ESP sketch cannot be built here (no ESP toolchain in Debian), but its
+/// C++ is type-checked with g++ against the library and stub headers that
+/// declare the ESP8266 and ESP32 Arduino calls it makes (host/esp_stubs/).
+#[test]
+fn esp_sketch_type_checks_against_the_library_for_esp8266_and_esp32() {
+    for board in ["-DESP8266", "-DESP32"] {
+        let output = std::process::Command::new("g++")
+            .args([
+                "-std=gnu++11",
+                "-fsyntax-only",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                board,
+            ])
+            .arg("-I")
+            .arg(firmware().join("host/esp_stubs"))
+            .arg("-I")
+            .arg(firmware().join("lib/mqttsn"))
+            .arg("-I")
+            .arg(firmware().join("sketches/common"))
+            .args(["-x", "c++", "-include", "Arduino.h"])
+            .arg(firmware().join("sketches/esp_node/esp_node.ino"))
+            .output()
+            .expect("g++ is needed to check the ESP sketch");
+        assert!(
+            output.status.success(),
+            "esp_node.ino ({board}):\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
 /// The `id = "name"` pairs of the commented block under
 /// `[mqttsn.predefined_topics]` in config/wren.toml.
 fn documented_topic_ids() -> BTreeMap<u16, String> {
