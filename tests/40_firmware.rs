@@ -46,6 +46,8 @@ fn build_with(name: &str, sources: &[&str], flags: &[&str]) -> PathBuf {
         .arg(firmware().join("lib/mqttsn"))
         .arg("-I")
         .arg(firmware().join("sketches/common"))
+        .arg("-I")
+        .arg(firmware().join("sketches/serial_bridge"))
         .args(flags)
         .args(sources.iter().map(|s| firmware().join(s)))
         .arg("-o")
@@ -78,8 +80,9 @@ fn udp_node() -> &'static Path {
     NODE.get_or_init(|| host_program("udp_node", &[]))
 }
 
-/// Also feeds the parser, both framings and the client 22000 random inputs,
-/// built with AddressSanitizer and UBSan so a stray read or overflow fails.
+/// Also the serial bridge's relay rules, and 22000 random inputs to the
+/// parser, both framings and the client, built with AddressSanitizer and
+/// UBSan so a stray read or overflow fails.
 #[test]
 fn codec_and_framings_match_the_notes_byte_vectors() {
     let exe = build_with(
@@ -91,6 +94,7 @@ fn codec_and_framings_match_the_notes_byte_vectors() {
             "lib/mqttsn/xbee_api.c",
             "lib/mqttsn/slip.c",
             "sketches/common/sensor_cycle.c",
+            "sketches/serial_bridge/bridge_relay.c",
         ],
         &[
             "-g",

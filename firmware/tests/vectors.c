@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bridge_relay.h"
 #include "mqttsn.h"
 #include "sensor_cycle.h"
 #include "slip.h"
@@ -339,6 +340,84 @@ static void test_slip(void)
     CHECK(n == 12);
 }
 
+/* The serial bridge: radio packets to the notes' SLIP frames, and back. */
+static void test_bridge(void)
+{
+    static const uint8_t fe5_pub[] = {0x05, 0xFE, 0x01, 0x05, 0x00, 0x0B,
+                                      0x0C, 0x00, 0x00, 0x01, 0x00, 0x00,
+                                      0x32, 0x31, 0x2E, 0x35};
+    static const uint8_t fe_esc[] = {0x05, 0xFE, 0x01, 0xC0, 0xDB, 0x07,
+                                     0x0C, 0x00, 0x00, 0x01, 0x00, 0x00};
+    static const uint8_t frame5[] = {0xC0, 0x05, 0xFE, 0x01, 0x05, 0x00, 0x0B,
+                                     0x0C, 0x00, 0x00, 0x01, 0x00, 0x00, 0x32,
+                                     0x31, 0x2E, 0x35, 0x92, 0xBA, 0xC0};
+    slip_rx rx;
+    uint16_t node = 0;
+    uint8_t got = 0;
+    size_t i;
+
+    out_len = 0;
+    CHECK(bridge_from_radio(fe5_pub, sizeof fe5_pub, sink, NULL));
+    check_bytes(out, out_len, frame5, sizeof frame5, __LINE__);
+    out_len = 0;
+    CHECK(bridge_from_radio(fe_esc, sizeof fe_esc, sink, NULL));
+    BYTES(out, out_len, 0xC0, 0x05, 0xFE, 0x01, 0xDB, 0xDC, 0xDB, 0xDD, 0x07,
+          0x0C, 0x00, 0x00, 0x01, 0x00, 0x00, 0x10, 0x25, 0xC0);
+    /* not relayed: a bare message, a 1-octet node id, a header alone */
+    out_len = 0;
+    CHECK(!bridge_from_radio(fe5_pub + 5, sizeof fe5_pub - 5, sink, NULL));
+    CHECK(!bridge_from_radio((const uint8_t *)"\x04\xFE\x01\x05\x02\x17",
+                             6, sink, NULL));
+    CHECK(!bridge_from_radio(fe5_pub, 5, sink, NULL));
+    CHECK(out_len == 0);
+
+    /* from the Pi: the notes' frame is for node 5, its packet sent as is */
+    slip_rx_init(&rx);
+    for (i = 0; i < sizeof frame5; i++) {
+        uint8_t n = bridge_from_pi(&rx, frame5[i], &node);
+        if (n) {
+            got = n;
+        }
+    }
+    CHECK(got == sizeof fe5_pub && node == 5);
+    CHECK(memcmp(rx.buf, fe5_pub, sizeof fe5_pub) == 0);
+    /* escaped node id C0 DB, little-endian: node 0xDBC0 */
+    got = 0;
+    out_len = 0;
+    bridge_from_radio(fe_esc, sizeof fe_esc, sink, NULL);
+    for (i = 0; i < out_len; i++) {
+        uint8_t n = bridge_from_pi(&rx, out[i], &node);
+        if (n) {
+            got = n;
+        }
+    }
+    CHECK(got == sizeof fe_esc && node == 0xDBC0);
+    /* dropped: a bad CRC, the broadcast id, more than the radio carries */
+    {
+        uint8_t bad[sizeof frame5];
+        static const uint8_t bcast[] = {0x05, 0xFE, 0x01, 0xFF, 0xFF,
+                                        0x02, 0x17};
+        uint8_t big[40];
+        memcpy(bad, frame5, sizeof bad);
+        bad[8] ^= 1;
+        got = 0;
+        for (i = 0; i < sizeof bad; i++) {
+            got |= bridge_from_pi(&rx, bad[i], &node);
+        }
+        out_len = 0;
+        slip_write(sink, NULL, bcast, sizeof bcast, NULL, 0);
+        memset(big, 0x41, sizeof big);
+        memcpy(big, fe5_pub, 5);
+        big[5] = (uint8_t)(sizeof big - 5);
+        big[6] = 0x0C;
+        slip_write(sink, NULL, big, sizeof big, NULL, 0);
+        for (i = 0; i < out_len; i++) {
+            got |= bridge_from_pi(&rx, out[i], &node);
+        }
+        CHECK(got == 0);
+    }
+}
+
 static void test_format(void)
 {
     char t[8];
@@ -364,6 +443,7 @@ int main(void)
     test_slip();
     test_client();
     test_format();
+    test_bridge();
     test_noise();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

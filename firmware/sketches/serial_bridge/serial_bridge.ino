@@ -4,7 +4,7 @@
 // endian); the bridge passes each one to the Pi in a SLIP frame with a
 // CRC-16/XMODEM (wren's `slip` radio), and sends each frame from the Pi to
 // the node its header names. It keeps no MQTT-SN state. See README.md.
-#include "mqttsn_codec.h"
+#include "bridge_relay.h"
 #include "nrf24.h"
 #include "slip.h"
 
@@ -28,10 +28,7 @@ static void radio_to_pi()
 {
     uint8_t packet[Nrf24::MAX_PAYLOAD];
     uint8_t len = radio.receive(packet);
-    uint8_t id_len = 0;
-    if (len && msn_fwd_unwrap(packet, len, nullptr, nullptr, &id_len) &&
-        id_len == 2) {
-        slip_write(serial_put, nullptr, packet, len, nullptr, 0);
+    if (len && bridge_from_radio(packet, len, serial_put, nullptr)) {
         digitalWrite(LED, !digitalRead(LED));
     }
 }
@@ -40,13 +37,11 @@ static void radio_to_pi()
 static void pi_to_radio()
 {
     while (Serial.available()) {
-        uint8_t len = slip_rx_byte(&from_pi, (uint8_t)Serial.read());
-        const uint8_t *id = nullptr;
-        uint8_t id_len = 0;
-        if (len && len <= Nrf24::MAX_PAYLOAD &&
-            msn_fwd_unwrap(from_pi.buf, len, nullptr, &id, &id_len) &&
-            id_len == 2) {
-            const uint8_t node[5] = {id[0], id[1], 'n', 'r', 'w'};
+        uint16_t id = 0;
+        uint8_t len = bridge_from_pi(&from_pi, (uint8_t)Serial.read(), &id);
+        if (len) {
+            const uint8_t node[5] = {(uint8_t)id, (uint8_t)(id >> 8), 'n', 'r',
+                                     'w'};
             radio.send(node, from_pi.buf, len);
         }
     }
