@@ -117,6 +117,11 @@ async fn a_failed_delivery_makes_the_gateway_rediscover_the_node() {
         .store(0x24, std::sync::atomic::Ordering::SeqCst);
     node.send(&sn::subscribe_name(0, 1, "cmd/lost")).await;
     node.recv_kind(sn::kind::SUBACK).await;
+    // The modem wrote the failed status before handing over the SUBACK, but a
+    // pty passes bytes on through a kernel work queue: give wren time to read
+    // it before the next transmit is asked for (a new frame from the node
+    // would refresh the address, so no message can be used to sync).
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     mqtt.publish("cmd/lost", QoS::AtMostOnce, false, b"x").await;
     node.recv_kind(sn::kind::PUBLISH).await;
     let transmits: Vec<String> = std::iter::from_fn(|| node.log.try_recv().ok())

@@ -97,6 +97,8 @@ impl Session for Rak3172 {
             let next_tx = self.next_tx;
             let outbound = &mut self.io.outbound;
             let step = tokio::select! {
+                // What the radio said is taken in before the next transmit.
+                biased;
                 line = port.modem.read_line() => Step::Line(line),
                 datagram = async {
                     sleep_until(next_tx).await;

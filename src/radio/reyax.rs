@@ -102,6 +102,8 @@ impl Session for Reyax {
             let next_tx = self.next_tx;
             let outbound = &mut self.io.outbound;
             let step = tokio::select! {
+                // What the radio said is taken in before the next transmit.
+                biased;
                 line = port.modem.read_line() => Step::Line(line),
                 datagram = async {
                     sleep_until(next_tx).await;

@@ -33,6 +33,8 @@ impl Session for Slip {
         let mut out = BytesMut::with_capacity(600);
         loop {
             let step = tokio::select! {
+                // What the radio said is taken in before the next transmit.
+                biased;
                 read = port.read_buf(&mut buf) => Step::Read(read),
                 datagram = self.io.outbound.recv() => Step::Send(datagram),
             };

@@ -102,6 +102,9 @@ impl Session for XBee {
         loop {
             let room = port.in_flight.len() < MAX_IN_FLIGHT;
             let step = tokio::select! {
+                // What the module said (a delivery status above all) is taken
+                // in before the next transmit goes out.
+                biased;
                 read = port.port.read_buf(&mut buf) => Step::Read(read),
                 datagram = self.io.outbound.recv(), if room => Step::Send(datagram),
                 _ = tick.tick() => Step::Tick,
