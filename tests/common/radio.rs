@@ -135,6 +135,13 @@ impl Node {
         }
     }
 
+    /// The next message the gateway transmitted to the node, whatever its
+    /// type; `None` once the modem task has ended. No timeout of its own: for
+    /// a `select!` that has one.
+    pub async fn next_from_gateway(&mut self) -> Option<Vec<u8>> {
+        self.from_gateway.recv().await
+    }
+
     /// Unplugs: the modem's end of the pty closes.
     pub fn unplug(self) {
         self.task.abort();
@@ -326,7 +333,7 @@ pub fn xbee_frame(data: &[u8], escaped: bool) -> Vec<u8> {
 }
 
 /// Takes one whole frame's data from `buf`, checksum checked.
-fn take_xbee_frame(buf: &mut BytesMut, escaped: bool) -> Option<Vec<u8>> {
+pub fn take_xbee_frame(buf: &mut BytesMut, escaped: bool) -> Option<Vec<u8>> {
     let start = buf.iter().position(|&b| b == 0x7E)?;
     let mut bytes = Vec::new();
     let mut i = start + 1;
