@@ -32,6 +32,7 @@
 //! `Arc` of the same publication; the payload is never copied per subscriber.
 
 pub mod app;
+pub mod auth;
 pub mod broker;
 pub mod gateway;
 pub mod protocol;

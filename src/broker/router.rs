@@ -17,6 +17,8 @@ use super::publication::{ConnId, Delivery, Publication, SessionKey};
 use super::retained::RetainedStore;
 use super::subscriptions::SubscriptionTree;
 use crate::protocol::mqtt::{QoS, ReasonCode, RetainHandling, SubscriptionOptions};
+use crate::auth::Rights;
+use crate::auth::acl::{Grants, SubscribeVerdict};
 use crate::protocol::topic;
 use crate::session::state::{Pushed, SessionState, SharedSessionState};
 
@@ -57,6 +59,8 @@ pub struct ConnectRequest<C> {
     pub will: Option<Will>,
     pub conn_id: ConnId,
     pub connection: C,
+    /// The ACL for this connection's user; `None` when every topic is allowed.
+    pub rights: Option<Rights>,
 }
 
 /// The session a connection now serves.
@@ -68,6 +72,9 @@ pub struct Attached {
     pub assigned: bool,
     pub session_present: bool,
     pub state: SharedSessionState,
+    /// What the connection may publish and read, for its client id; `None`:
+    /// everything.
+    pub grants: Option<Arc<Grants>>,
 }
 
 /// How a connection ended, as far as its session and will are concerned.
@@ -85,6 +92,9 @@ pub struct Subscription {
     pub options: SubscriptionOptions,
     /// MQTT 5 subscription identifier.
     pub id: Option<u32>,
+    /// The filter reaches beyond what the session may read: each delivery is
+    /// checked against its grants. Set by the router at SUBSCRIBE.
+    pub restricted: bool,
 }
 
 struct Online<C> {
@@ -106,6 +116,8 @@ struct SessionRecord<C> {
     /// thousands of idle sessions a Pi may hold.
     will: Option<Box<Will>>,
     will_due: Option<Instant>,
+    /// What the session may read (ACL); `None`: everything.
+    reader: Option<Arc<Grants>>,
 }
 
 /// A subscription as the tree keeps it. Shared ones are not merged with a
@@ -209,9 +221,17 @@ impl<C: Connection> Router<C> {
             Some(&key) => key,
             None => self.create_session(client_id.clone()),
         };
+        let grants = request
+            .rights
+            .as_ref()
+            .map(|rights| Arc::new(rights.grants(&client_id)));
+        if session_present {
+            self.rejudge(key, grants.as_ref());
+        }
         let record = self.sessions.get_mut(&key);
         let state = match record {
             Some(record) => {
+                record.reader = grants.clone();
                 record.online = Some(Online {
                     conn_id: request.conn_id,
                     connection: request.connection,
@@ -231,6 +251,37 @@ impl<C: Connection> Router<C> {
             assigned,
             session_present,
             state,
+            grants,
+        }
+    }
+
+    /// Judges a resumed session's subscriptions again by the rights of the
+    /// connection resuming it, which may belong to another user: filters it
+    /// may not read are dropped, the others restricted as needed.
+    fn rejudge(&mut self, key: SessionKey, reader: Option<&Arc<Grants>>) {
+        let Some(record) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        if record.reader.as_ref() == reader {
+            return;
+        }
+        let filters: Vec<ByteString> = record.filters.iter().cloned().collect();
+        for filter in filters {
+            let Ok((group, inner)) = topic::parse_subscription(&filter) else {
+                continue;
+            };
+            let Some(mut stored) = self.tree.remove(group, inner, key) else {
+                continue;
+            };
+            match verdict(reader, inner) {
+                SubscribeVerdict::Denied => {
+                    record.filters.remove(&filter);
+                }
+                verdict => {
+                    stored.subscription.restricted = verdict == SubscribeVerdict::Filtered;
+                    self.tree.insert(group, inner, key, stored);
+                }
+            }
         }
     }
 
@@ -342,6 +393,9 @@ impl<C: Connection> Router<C> {
                 if subscription.options.no_local && origin == Some(key) {
                     return;
                 }
+                if subscription.restricted && !may_read(sessions.get(&key), &publication.topic) {
+                    return;
+                }
                 if stored.shared {
                     shared_hits.push((key, subscription));
                     return;
@@ -397,6 +451,15 @@ impl<C: Connection> Router<C> {
                 reasons.push(ReasonCode::UNSPECIFIED_ERROR);
                 continue;
             };
+            let mut subscription = *subscription;
+            match verdict(record.reader.as_ref(), inner) {
+                SubscribeVerdict::Denied => {
+                    reasons.push(ReasonCode::NOT_AUTHORIZED);
+                    continue;
+                }
+                verdict => subscription.restricted = verdict == SubscribeVerdict::Filtered,
+            }
+            let subscription = &subscription;
             record.filters.insert(filter.clone());
             let stored = Stored {
                 subscription: *subscription,
@@ -457,7 +520,11 @@ impl<C: Connection> Router<C> {
         now: Instant,
     ) {
         let mut found = Vec::new();
+        let record = self.sessions.get(&key);
         self.retained.for_each_matching(filter, |_, message| {
+            if subscription.restricted && !may_read(record, &message.topic) {
+                return;
+            }
             if !message.is_expired(now) {
                 found.push(message.clone());
             }
@@ -515,6 +582,7 @@ impl<C: Connection> Router<C> {
                 expires_at: None,
                 will: None,
                 will_due: None,
+                reader: None,
             },
         );
         key
@@ -549,6 +617,19 @@ impl<C: Connection> Router<C> {
 /// Unpredictable enough for assigned client ids, without a dependency or a
 /// clock: std seeds `RandomState` from the OS once per thread and gives every
 /// new instance different keys, so each hash of nothing differs.
+/// How a subscription to `filter` stands with `reader` (`None`: no ACL).
+fn verdict(reader: Option<&Arc<Grants>>, filter: &str) -> SubscribeVerdict {
+    reader.map_or(SubscribeVerdict::Allowed, |grants| grants.subscription(filter))
+}
+
+/// Whether the session of `record` may read `topic`; called only for
+/// restricted subscriptions, so sessions without an ACL never pay for it.
+fn may_read<C>(record: Option<&SessionRecord<C>>, topic: &str) -> bool {
+    record
+        .and_then(|r| r.reader.as_ref())
+        .is_none_or(|grants| grants.may_read(topic))
+}
+
 fn random_u64() -> u64 {
     use std::hash::BuildHasher;
     std::collections::hash_map::RandomState::new().hash_one(())
@@ -601,6 +682,7 @@ mod tests {
             will,
             conn_id,
             connection: probe.clone(),
+            rights: None,
         };
         (r.connect(request), probe, conn_id)
     }
@@ -642,6 +724,7 @@ mod tests {
                 ..Default::default()
             },
             id: None,
+            restricted: false,
         }
     }
 

@@ -11,6 +11,7 @@
 //! sn_client   SnClient: one actor per client, wrapping the state machine; talks
 //!             to the broker exactly as an MqttSession does
 //! topics      predefined ids, per-client topic tables, tables kept for persistent sessions
+//! admission   the [mqttsn.clients] allow-list and the ACL for SN clients
 //! ```
 //!
 //! Backpressure: datagram transports cannot push back. When the broker's
@@ -18,6 +19,7 @@
 //! 1/2 ones are answered with PUBACK "congestion" (0x01), so the node retries.
 //! A client whose mailbox is full loses the datagram, as the network might.
 
+pub mod admission;
 pub mod client;
 pub mod datagram;
 pub mod discovery;
@@ -115,6 +117,8 @@ pub struct Gateway {
     pub clients: ConnectionLimit,
     /// The worker threads clients run on.
     pub workers: WorkerPicker,
+    /// Which clients are admitted, and the ACL they are held to.
+    pub admission: Arc<admission::Admission>,
 }
 
 /// Encodes `message` for the client at `addr`: inside a forwarder

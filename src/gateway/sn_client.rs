@@ -19,6 +19,7 @@ use tracing::{Span, debug, info};
 use super::client::{Action, ClientState, Receipt, Settle, Status};
 use super::datagram::{ClientAddr, DatagramSink};
 use super::{Counters, Gateway};
+use crate::auth::acl::Grants;
 use crate::broker::messages::{
     Connect, Disconnected, Publish, SetWill, Subscribe, ToConnection, Unsubscribe,
 };
@@ -61,6 +62,8 @@ pub struct Route {
 struct Attachment {
     key: SessionKey,
     state: SharedSessionState,
+    /// What the ACL lets this client do; `None`: everything.
+    grants: Option<Arc<Grants>>,
 }
 
 /// One MQTT-SN client.
@@ -187,6 +190,11 @@ impl SnClient {
         ctx: &mut Context<Self>,
     ) {
         self.span.record("client_id", client_id.as_ref() as &str);
+        let Ok(rights) = self.gw.admission.connect(&client_id, &self.route.addr) else {
+            info!("not on the [mqttsn.clients] allow-list, CONNECT refused");
+            let refusal = Message::ConnAck(ReturnCode::NOT_SUPPORTED);
+            return self.apply(vec![Action::Send(refusal), Action::End(Departure::Clean)], ctx);
+        };
         if clean {
             self.gw.registry.forget(&client_id);
         } else if let Some(table) = self.gw.registry.load(&client_id) {
@@ -204,6 +212,7 @@ impl SnClient {
             will,
             conn_id: self.conn_id,
             connection: ctx.address().recipient(),
+            rights,
         };
         let attached = self.gw.broker.send(Connect(request)).into_actor(self).map(
             |result: Result<Attached, _>, client, ctx| {
@@ -216,6 +225,7 @@ impl SnClient {
                         client.session = Some(Attachment {
                             key: attached.key,
                             state: attached.state,
+                            grants: attached.grants,
                         });
                         client.state.on_attached(attached.key, Instant::now())
                     }
@@ -243,6 +253,17 @@ impl SnClient {
     /// back, so a full broker mailbox drops QoS 0 and answers QoS 1/2 with
     /// "congestion" for the node to retry.
     fn forward(&mut self, publication: Publication, receipt: Receipt) {
+        if let Some(grants) = self.session.as_ref().and_then(|s| s.grants.as_ref())
+            && !grants.may_publish(&publication.topic)
+        {
+            // As for MQTT 3.1.1: acknowledged, so the node does not retry, and dropped.
+            Counters::bump(&self.gw.counters.dropped);
+            debug!(topic = %publication.topic, "PUBLISH denied by the ACL, dropped");
+            if let Some(answer) = receipt.accepted() {
+                self.send(&answer);
+            }
+            return;
+        }
         match self.gw.broker.try_send(Publish(vec![publication])) {
             Ok(()) => {
                 if let Some(answer) = receipt.accepted() {
@@ -281,6 +302,7 @@ impl SnClient {
                 ..Default::default()
             },
             id: None,
+            restricted: false,
         };
         let request = Subscribe {
             key: session.key,

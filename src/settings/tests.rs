@@ -30,18 +30,21 @@ fn embedded_defaults_are_the_documented_values() {
     let documented = Settings {
         mqtt: MqttSettings {
             tcp: vec![addr("0.0.0.0:1883")],
+            tls: Vec::new(),
             max_topic_alias: 10,
             retain_available: true,
             max_session_expiry: 604_800,
         },
         http: HttpSettings {
             listen: vec![addr("0.0.0.0:8080")],
+            tls_listen: Vec::new(),
             ws_path: "/mqtt".into(),
             allowed_origins: Vec::new(),
         },
         limits: Limits {
             max_packet_size: 1_048_576,
             max_connections: 10_000,
+            max_connection_rate: 10,
             max_inflight: 32,
             max_queued: 1000,
             connect_timeout: Duration::from_secs(10),
@@ -58,10 +61,13 @@ fn embedded_defaults_are_the_documented_values() {
             n_retry: 3,
             max_clients: 1000,
             allow_qos_minus_one: true,
+            clients: BTreeMap::new(),
         },
         log: LogSettings {
             level: "info".into(),
         },
+        auth: AuthSettings::default(),
+        tls: TlsSettings::default(),
     };
     // No struct has `#[serde(default)]`, so this also proves the embedded file
     // sets every key.
