@@ -339,11 +339,11 @@ fn unknown_keys_list_the_known_ones() {
     assert_eq!(
         error_of("[limits]\nmax_conections = 5"),
         "limits.max_conections: unknown key (known keys: max_packet_size, max_connections, \
-         max_inflight, max_queued, connect_timeout, max_keepalive) (from TOML text)"
+         max_connection_rate, max_inflight, max_queued, connect_timeout, max_keepalive) (from TOML text)"
     );
     assert_eq!(
         error_of("[radio]\nport = 1883"),
-        "radio: unknown key (known keys: mqtt, http, limits, mqttsn, log) (from TOML text)"
+        "radio: unknown key (known keys: mqtt, http, limits, mqttsn, log, auth, tls) (from TOML text)"
     );
     // Keys are case-sensitive, as in TOML.
     assert!(error_of("[limits]\nMax_Queued = 1").starts_with("limits.Max_Queued: unknown key"));
