@@ -29,8 +29,8 @@ use crate::session::connect::SessionConfig;
 use crate::settings::Settings;
 use crate::transport::http::{self, HttpContext};
 use crate::transport::limit::ConnectionLimit;
-use crate::transport::workers::Workers;
 use crate::transport::tls::{self, Certificates};
+use crate::transport::workers::Workers;
 use crate::transport::{tcp, udp, ws};
 
 /// How long connections get to receive their DISCONNECT before the process exits.
@@ -210,7 +210,10 @@ async fn start_listeners(
     let mut tasks = Vec::new();
     for listener in tcp_listeners {
         let addr = listener.local_addr()?;
-        info!("{}", auth.describe(&format!("mqtt tcp {addr}"), addr.ip().is_loopback()));
+        info!(
+            "{}",
+            auth.describe(&format!("mqtt tcp {addr}"), addr.ip().is_loopback())
+        );
         addrs.mqtt_tcp.push(addr);
         tasks.push(actix::spawn(tcp::serve(
             listener,
@@ -222,7 +225,10 @@ async fn start_listeners(
     let http_cx = Arc::new(http_context(settings, cx.clone()));
     for listener in http_listeners {
         let addr = listener.local_addr()?;
-        info!("{}", auth.describe(&format!("websocket {addr}"), addr.ip().is_loopback()));
+        info!(
+            "{}",
+            auth.describe(&format!("websocket {addr}"), addr.ip().is_loopback())
+        );
         addrs.http.push(addr);
         tasks.push(actix::spawn(http::serve(
             listener,
@@ -238,17 +244,41 @@ async fn start_listeners(
         };
         for listener in tls_listeners {
             let addr = listener.local_addr()?;
-            info!("{}", auth.describe(&format!("mqtt tls {addr}"), addr.ip().is_loopback()));
+            info!(
+                "{}",
+                auth.describe(&format!("mqtt tls {addr}"), addr.ip().is_loopback())
+            );
             addrs.mqtt_tls.push(addr);
-            let serve = tls::serve_mqtt(listener, tls_cx.clone(), certs.clone(), workers.picker(), limit.clone());
+            let serve = tls::serve_mqtt(
+                listener,
+                tls_cx.clone(),
+                certs.clone(),
+                workers.picker(),
+                limit.clone(),
+            );
             tasks.push(actix::spawn(serve));
         }
-        let https_cx = Arc::new(http_context(settings, SessionContext { listener: "wss", ..cx.clone() }));
+        let https_cx = Arc::new(http_context(
+            settings,
+            SessionContext {
+                listener: "wss",
+                ..cx.clone()
+            },
+        ));
         for listener in https_listeners {
             let addr = listener.local_addr()?;
-            info!("{}", auth.describe(&format!("secure websocket {addr}"), addr.ip().is_loopback()));
+            info!(
+                "{}",
+                auth.describe(&format!("secure websocket {addr}"), addr.ip().is_loopback())
+            );
             addrs.https.push(addr);
-            let serve = tls::serve_https(listener, https_cx.clone(), certs.clone(), workers.picker(), limit.clone());
+            let serve = tls::serve_https(
+                listener,
+                https_cx.clone(),
+                certs.clone(),
+                workers.picker(),
+                limit.clone(),
+            );
             tasks.push(actix::spawn(serve));
         }
     }

@@ -13,6 +13,8 @@
 //!   mqttsn/     MQTT-SN 1.2 messages, decode, encode, forwarder encapsulation
 //!   http        HTTP/1.1 request heads in, responses out
 //!   websocket   the WebSocket handshake for MQTT: subprotocols, origins
+//! auth/       who may connect, publish and subscribe: password file (Argon2id),
+//!             ACL matcher, anonymous policy; one snapshot swapped on SIGHUP
 //! broker/     the Broker actor: one owner of sessions, subscriptions and retained messages
 //!   router      the pure routing core the actor delegates to
 //! session/    the MqttSession actor: one per connection, transport-agnostic
@@ -22,6 +24,7 @@
 //!   tcp         MQTT over TCP
 //!   http        the HTTP listener: a page at `/`, WebSocket upgrades at `[http] ws_path`
 //!   ws          WebSocket frames <-> a session's byte stream (tokio-tungstenite)
+//!   tls         the TLS listeners (MQTT, HTTPS/WSS) and their certificates (rustls)
 //! settings    typed configuration: embedded defaults < user file < WREN__* environment
 //! app         starts everything and shuts it down cleanly
 //! ```

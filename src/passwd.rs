@@ -30,7 +30,10 @@ pub fn run(file: &Path, user: &str, delete: bool, password_stdin: bool) -> anyho
         .with_context(|| format!("{} would not be valid", file.display()))?;
     write_private(file, &updated)?;
     let done = if delete { "deleted" } else { "set" };
-    eprintln!("{}: {user} {done}; send wren SIGHUP to apply", file.display());
+    eprintln!(
+        "{}: {user} {done}; send wren SIGHUP to apply",
+        file.display()
+    );
     Ok(())
 }
 

@@ -23,7 +23,10 @@ fn password_file(users: &[(&str, &str)]) -> tempfile::NamedTempFile {
     let file = tempfile::NamedTempFile::new().unwrap();
     let mut text = String::from("# test users\n");
     for (user, password) in users {
-        text.push_str(&format!("{user}:{}\n", password_file::hash(password).unwrap()));
+        text.push_str(&format!(
+            "{user}:{}\n",
+            password_file::hash(password).unwrap()
+        ));
     }
     std::fs::write(file.path(), text).unwrap();
     file
@@ -81,7 +84,11 @@ async fn allow_anonymous_true_keeps_anonymous_beside_a_password_file() {
     });
     assert_eq!(connack(&broker, &Connect::v311("anon")).await, 0);
     let wrong = Connect::v311("w").login("alice", b"nope");
-    assert_eq!(connack(&broker, &wrong).await, 0x04, "a wrong password is never anonymous");
+    assert_eq!(
+        connack(&broker, &wrong).await,
+        0x04,
+        "a wrong password is never anonymous"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -89,18 +96,28 @@ async fn a_reload_applies_to_new_connections() {
     let file = password_file(&[("alice", "one")]);
     let path = file.path().to_owned();
     let broker = Broker::with(|s| s.auth.password_file = Some(path.clone()));
-    let (_kept, first) = Raw::connect_any(broker.addr, &Connect::v311("a").login("alice", b"one")).await;
+    let (_kept, first) =
+        Raw::connect_any(broker.addr, &Connect::v311("a").login("alice", b"one")).await;
     assert_eq!(first.code, 0);
     let text = format!("alice:{}\n", password_file::hash("two").unwrap());
     std::fs::write(&path, text).unwrap();
     broker.server.as_ref().unwrap().reload().unwrap();
-    assert_eq!(connack(&broker, &Connect::v311("b").login("alice", b"one")).await, 0x04);
-    assert_eq!(connack(&broker, &Connect::v311("c").login("alice", b"two")).await, 0);
+    assert_eq!(
+        connack(&broker, &Connect::v311("b").login("alice", b"one")).await,
+        0x04
+    );
+    assert_eq!(
+        connack(&broker, &Connect::v311("c").login("alice", b"two")).await,
+        0
+    );
     // A broken file is refused and the rules in force stay.
     std::fs::write(&path, "alice:plaintext\n").unwrap();
     let error = broker.server.as_ref().unwrap().reload().unwrap_err();
     assert!(format!("{error:#}").contains("line 1"), "{error:#}");
-    assert_eq!(connack(&broker, &Connect::v311("d").login("alice", b"two")).await, 0);
+    assert_eq!(
+        connack(&broker, &Connect::v311("d").login("alice", b"two")).await,
+        0
+    );
 }
 
 fn wren_passwd(args: &[&str], stdin: &str) -> std::process::Output {
@@ -112,7 +129,12 @@ fn wren_passwd(args: &[&str], stdin: &str) -> std::process::Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -129,16 +151,37 @@ async fn wren_passwd_adds_changes_and_deletes_users() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("passwd");
     let file = path.to_str().unwrap();
-    assert!(wren_passwd(&["--password-stdin", file, "alice"], "first\n").status.success());
-    assert!(wren_passwd(&["--password-stdin", file, "bob"], "builder\n").status.success());
-    assert!(wren_passwd(&["--password-stdin", file, "alice"], "second\n").status.success());
+    assert!(
+        wren_passwd(&["--password-stdin", file, "alice"], "first\n")
+            .status
+            .success()
+    );
+    assert!(
+        wren_passwd(&["--password-stdin", file, "bob"], "builder\n")
+            .status
+            .success()
+    );
+    assert!(
+        wren_passwd(&["--password-stdin", file, "alice"], "second\n")
+            .status
+            .success()
+    );
     assert_eq!(users_in(&path), ["alice", "bob"]);
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 
     let broker = Broker::with(|s| s.auth.password_file = Some(path.clone()));
-    assert_eq!(connack(&broker, &Connect::v311("a").login("alice", b"second")).await, 0);
-    assert_eq!(connack(&broker, &Connect::v311("b").login("alice", b"first")).await, 0x04);
+    assert_eq!(
+        connack(&broker, &Connect::v311("a").login("alice", b"second")).await,
+        0
+    );
+    assert_eq!(
+        connack(&broker, &Connect::v311("b").login("alice", b"first")).await,
+        0x04
+    );
 
     assert!(wren_passwd(&["-D", file, "alice"], "").status.success());
     assert_eq!(users_in(&path), ["bob"]);

@@ -35,7 +35,9 @@ impl Pki {
     fn issue(dir: &Path) -> String {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, "wren test CA");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "wren test CA");
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
         let server_key = KeyPair::generate().unwrap();
         let server = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
@@ -44,7 +46,9 @@ impl Pki {
             .unwrap();
         let client_key = KeyPair::generate().unwrap();
         let mut client_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        client_params.distinguished_name.push(DnType::CommonName, "sensor-7");
+        client_params
+            .distinguished_name
+            .push(DnType::CommonName, "sensor-7");
         let client = client_params.signed_by(&client_key, &ca).unwrap();
         for (name, text) in [
             ("ca.pem", ca.pem()),
@@ -123,7 +127,10 @@ async fn round_trip(mut options: MqttOptions, transport: Transport) {
     options.set_transport(transport);
     let (client, mut events) = rumqttc::AsyncClient::new(options, 16);
     client.subscribe("tls/t", QoS::AtLeastOnce).await.unwrap();
-    client.publish("tls/t", QoS::AtLeastOnce, false, "secret").await.unwrap();
+    client
+        .publish("tls/t", QoS::AtLeastOnce, false, "secret")
+        .await
+        .unwrap();
     timeout(WAIT, async {
         loop {
             if let Event::Incoming(Incoming::Publish(p)) = events.poll().await.unwrap() {
@@ -144,11 +151,28 @@ async fn mqtt_over_tls_and_secure_websocket() {
     let config = pki.client_config(&pki.ca_pem, false);
     let tls = addrs.mqtt_tls[0];
     let options = MqttOptions::new("tls-client", "127.0.0.1", tls.port());
-    round_trip(options, Transport::tls_with_config(TlsConfiguration::Rustls(config.clone()))).await;
+    round_trip(
+        options,
+        Transport::tls_with_config(TlsConfiguration::Rustls(config.clone())),
+    )
+    .await;
     let https = addrs.https[0];
-    let options = MqttOptions::new("wss-client", format!("wss://127.0.0.1:{}/mqtt", https.port()), https.port());
-    round_trip(options, Transport::wss_with_config(TlsConfiguration::Rustls(config.clone()))).await;
-    assert_eq!(connack_over_tls(&broker, config, &Connect::v311("raw")).await.unwrap(), 0);
+    let options = MqttOptions::new(
+        "wss-client",
+        format!("wss://127.0.0.1:{}/mqtt", https.port()),
+        https.port(),
+    );
+    round_trip(
+        options,
+        Transport::wss_with_config(TlsConfiguration::Rustls(config.clone())),
+    )
+    .await;
+    assert_eq!(
+        connack_over_tls(&broker, config, &Connect::v311("raw"))
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -157,10 +181,19 @@ async fn a_client_that_does_not_trust_the_certificate_fails_the_handshake() {
     let other = Pki::new();
     let broker = tls_broker(&pki, |_| {});
     let config = pki.client_config(&other.ca_pem, false);
-    assert!(connack_over_tls(&broker, config, &Connect::v311("x")).await.is_err());
+    assert!(
+        connack_over_tls(&broker, config, &Connect::v311("x"))
+            .await
+            .is_err()
+    );
     // The listener carries on.
     let good = pki.client_config(&pki.ca_pem, false);
-    assert_eq!(connack_over_tls(&broker, good, &Connect::v311("y")).await.unwrap(), 0);
+    assert_eq!(
+        connack_over_tls(&broker, good, &Connect::v311("y"))
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -171,10 +204,19 @@ async fn mutual_tls_requires_a_client_certificate() {
         s.auth.allow_anonymous = Some(false);
     });
     let without = pki.client_config(&pki.ca_pem, false);
-    assert!(connack_over_tls(&broker, without, &Connect::v311("x")).await.is_err());
+    assert!(
+        connack_over_tls(&broker, without, &Connect::v311("x"))
+            .await
+            .is_err()
+    );
     // A certificate proves the client is ours, but names no user here.
     let with = pki.client_config(&pki.ca_pem, true);
-    assert_eq!(connack_over_tls(&broker, with, &Connect::v311("y")).await.unwrap(), 0x05);
+    assert_eq!(
+        connack_over_tls(&broker, with, &Connect::v311("y"))
+            .await
+            .unwrap(),
+        0x05
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -190,9 +232,18 @@ async fn the_certificate_name_is_the_user_name_when_asked() {
     });
     let with = pki.client_config(&pki.ca_pem, true);
     let connect = Connect::v5("s7").will(common::Will::new("sensors/7/gone", b"x", 0));
-    assert_eq!(connack_over_tls(&broker, with.clone(), &connect).await.unwrap(), 0);
+    assert_eq!(
+        connack_over_tls(&broker, with.clone(), &connect)
+            .await
+            .unwrap(),
+        0
+    );
     let elsewhere = Connect::v5("s7b").will(common::Will::new("sensors/8/gone", b"x", 0));
-    assert_eq!(connack_over_tls(&broker, with, &elsewhere).await.unwrap(), 0x87, "the ACL of sensor-7 applies");
+    assert_eq!(
+        connack_over_tls(&broker, with, &elsewhere).await.unwrap(),
+        0x87,
+        "the ACL of sensor-7 applies"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -203,7 +254,16 @@ async fn certificates_are_reloaded() {
     let new_ca = Pki::issue(pki.dir.path());
     broker.server.as_ref().unwrap().reload().unwrap();
     let trusting_new = pki.client_config(&new_ca, false);
-    assert_eq!(connack_over_tls(&broker, trusting_new, &Connect::v311("n")).await.unwrap(), 0);
+    assert_eq!(
+        connack_over_tls(&broker, trusting_new, &Connect::v311("n"))
+            .await
+            .unwrap(),
+        0
+    );
     let trusting_old = pki.client_config(&old_ca, false);
-    assert!(connack_over_tls(&broker, trusting_old, &Connect::v311("o")).await.is_err());
+    assert!(
+        connack_over_tls(&broker, trusting_old, &Connect::v311("o"))
+            .await
+            .is_err()
+    );
 }

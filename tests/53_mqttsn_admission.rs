@@ -20,7 +20,8 @@ fn broker(clients: &[(&str, ExpectedAddr)], acl: Option<&tempfile::NamedTempFile
     })
 }
 
-const LOOPBACK: ExpectedAddr = ExpectedAddr::Host(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+const LOOPBACK: ExpectedAddr =
+    ExpectedAddr::Host(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
 
 #[tokio::test]
 async fn the_allow_list_checks_client_id_and_address() {
@@ -52,19 +53,30 @@ async fn the_acl_applies_to_sn_clients_by_client_id() {
     watcher.subscribe("sensors/#", QoS::AtMostOnce).await;
     let mut node = Sn::connect(sn::gateway(&broker), "kitchen", 60).await;
 
-    node.send(&sn::subscribe_name(flag::NORMAL, 1, "cmd/garage")).await;
+    node.send(&sn::subscribe_name(flag::NORMAL, 1, "cmd/garage"))
+        .await;
     assert_eq!(node.recv_kind(kind::SUBACK).await.suback().3, 0x03);
-    node.send(&sn::subscribe_name(flag::NORMAL, 2, "cmd/kitchen")).await;
+    node.send(&sn::subscribe_name(flag::NORMAL, 2, "cmd/kitchen"))
+        .await;
     assert_eq!(node.recv_kind(kind::SUBACK).await.suback().3, 0x00);
 
     let hall = node.register(3, "sensors/hall/t").await;
-    node.send(&sn::publish(flag::QOS1, sn::id(hall), 4, b"no")).await;
-    assert_eq!(node.recv_kind(kind::PUBACK).await.ack().2, 0x00, "acknowledged, dropped");
+    node.send(&sn::publish(flag::QOS1, sn::id(hall), 4, b"no"))
+        .await;
+    assert_eq!(
+        node.recv_kind(kind::PUBACK).await.ack().2,
+        0x00,
+        "acknowledged, dropped"
+    );
     let own = node.register(5, "sensors/kitchen/t").await;
-    node.send(&sn::publish(flag::QOS1, sn::id(own), 6, b"yes")).await;
+    node.send(&sn::publish(flag::QOS1, sn::id(own), 6, b"yes"))
+        .await;
     assert_eq!(node.recv_kind(kind::PUBACK).await.ack().2, 0x00);
     let got = watcher.recv().await;
-    assert_eq!((got.topic.as_str(), &got.payload[..]), ("sensors/kitchen/t", &b"yes"[..]));
+    assert_eq!(
+        (got.topic.as_str(), &got.payload[..]),
+        ("sensors/kitchen/t", &b"yes"[..])
+    );
     watcher.expect_nothing(QUIET).await;
 }
 
@@ -77,7 +89,13 @@ async fn qos_minus_one_is_taken_only_from_listed_addresses() {
         let mut watcher = V4::connect(broker.addr, "watcher").await;
         watcher.subscribe("#", QoS::AtMostOnce).await;
         let node = Sn::open(sn::gateway(broker)).await;
-        node.send(&sn::publish(flag::QOS_MINUS_ONE | flag::SHORT, *b"zz", 0, b"m")).await;
+        node.send(&sn::publish(
+            flag::QOS_MINUS_ONE | flag::SHORT,
+            *b"zz",
+            0,
+            b"m",
+        ))
+        .await;
         if expected {
             assert_eq!(watcher.recv().await.topic, "zz");
         } else {

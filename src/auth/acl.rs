@@ -91,7 +91,10 @@ impl Acl {
             let rest = rest.trim();
             match keyword {
                 "user" | "client" if rest.is_empty() => {
-                    return Err(AuthError::line(line_no, format!("`{keyword}` needs a name")));
+                    return Err(AuthError::line(
+                        line_no,
+                        format!("`{keyword}` needs a name"),
+                    ));
                 }
                 "user" => section = Section::User(rest.to_owned()),
                 "client" => section = Section::Client(rest.to_owned()),
@@ -99,15 +102,21 @@ impl Acl {
                     let rule = parse_rule(rest, line_no)?;
                     match &section {
                         Section::Anonymous => acl.anonymous.push(rule),
-                        Section::User(name) => acl.users.entry(name.clone()).or_default().push(rule),
-                        Section::Client(id) => acl.clients.entry(id.clone()).or_default().push(rule),
+                        Section::User(name) => {
+                            acl.users.entry(name.clone()).or_default().push(rule)
+                        }
+                        Section::Client(id) => {
+                            acl.clients.entry(id.clone()).or_default().push(rule)
+                        }
                     }
                 }
                 "pattern" => acl.patterns.push(parse_rule(rest, line_no)?),
                 other => {
                     return Err(AuthError::line(
                         line_no,
-                        format!("unknown keyword {other:?} (expected user, client, topic or pattern)"),
+                        format!(
+                            "unknown keyword {other:?} (expected user, client, topic or pattern)"
+                        ),
                     ));
                 }
             }
@@ -203,7 +212,9 @@ pub enum SubscribeVerdict {
 impl Grants {
     /// Whether a PUBLISH to `topic` is allowed.
     pub fn may_publish(&self, topic: &str) -> bool {
-        self.write.iter().any(|filter| topic::matches(filter, topic))
+        self.write
+            .iter()
+            .any(|filter| topic::matches(filter, topic))
     }
 
     /// Whether a message on `topic` may be delivered.
@@ -301,12 +312,18 @@ pattern write devices/%c/status
         assert!(!anon.may_publish("public/news"));
         assert!(!anon.may_read("home/lamp"));
         assert!(anon.may_publish("devices/x/status"));
-        assert!(!anon.may_read("users/x/a"), "%u does not apply without a user");
+        assert!(
+            !anon.may_read("users/x/a"),
+            "%u does not apply without a user"
+        );
 
         let alice = acl.grants(Some("alice"), "phone");
         assert!(alice.may_publish("home/lamp") && alice.may_read("home/lamp"));
         assert!(alice.may_publish("alerts") && !alice.may_read("alerts"));
-        assert!(!alice.may_read("public/news"), "anonymous rules are not alice's");
+        assert!(
+            !alice.may_read("public/news"),
+            "anonymous rules are not alice's"
+        );
         assert!(alice.may_read("users/alice/inbox"));
         assert!(!alice.may_read("users/bob/inbox"));
         assert!(alice.may_publish("devices/phone/status"));
@@ -347,13 +364,19 @@ pattern write devices/%c/status
     fn subscription_verdicts() {
         let acl = Acl::parse("topic read home/+/temp\ntopic read pub/#\n").unwrap();
         let g = acl.grants(None, "c");
-        assert_eq!(g.subscription("home/kitchen/temp"), SubscribeVerdict::Allowed);
+        assert_eq!(
+            g.subscription("home/kitchen/temp"),
+            SubscribeVerdict::Allowed
+        );
         assert_eq!(g.subscription("home/+/temp"), SubscribeVerdict::Allowed);
         assert_eq!(g.subscription("pub"), SubscribeVerdict::Allowed);
         assert_eq!(g.subscription("pub/#"), SubscribeVerdict::Allowed);
         assert_eq!(g.subscription("home/#"), SubscribeVerdict::Filtered);
         assert_eq!(g.subscription("#"), SubscribeVerdict::Filtered);
-        assert_eq!(g.subscription("home/kitchen/humidity"), SubscribeVerdict::Denied);
+        assert_eq!(
+            g.subscription("home/kitchen/humidity"),
+            SubscribeVerdict::Denied
+        );
         assert_eq!(g.subscription("garden/#"), SubscribeVerdict::Denied);
         assert_eq!(g.subscription("$SYS/#"), SubscribeVerdict::Denied);
         assert_eq!(

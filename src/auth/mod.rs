@@ -45,7 +45,9 @@ pub enum AuthError {
     #[error("cannot hash the password: {0}")]
     Hash(String),
     /// A user name that the password file cannot hold.
-    #[error("invalid user name {0:?}: it must be non-empty, without ':' or line breaks, and not start or end with spaces")]
+    #[error(
+        "invalid user name {0:?}: it must be non-empty, without ':' or line breaks, and not start or end with spaces"
+    )]
     BadUserName(String),
 }
 
@@ -82,7 +84,9 @@ pub fn anonymous_allowed(configured: Option<bool>, has_passwords: bool, peer: Ip
 pub fn is_loopback(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
     }
 }
 
@@ -177,11 +181,16 @@ pub enum Refusal {
 
 impl Auth {
     /// Reads the files `settings` names.
-    pub fn load(settings: &AuthSettings, use_identity_as_username: bool) -> Result<Self, AuthError> {
+    pub fn load(
+        settings: &AuthSettings,
+        use_identity_as_username: bool,
+    ) -> Result<Self, AuthError> {
         let passwords = settings
             .password_file
             .as_deref()
-            .map(|path| read(path).and_then(|t| PasswordFile::parse(&t).map_err(|e| e.in_file(path))))
+            .map(|path| {
+                read(path).and_then(|t| PasswordFile::parse(&t).map_err(|e| e.in_file(path)))
+            })
             .transpose()?;
         let acl = settings
             .acl_file
@@ -261,7 +270,11 @@ impl Auth {
             Some(file) => format!("{} users in the password file", file.len()),
             None => "no password file".to_owned(),
         };
-        let acl = if self.acl.is_some() { "ACL on" } else { "no ACL: every topic allowed" };
+        let acl = if self.acl.is_some() {
+            "ACL on"
+        } else {
+            "no ACL: every topic allowed"
+        };
         format!("{listener}: {anonymous}; {passwords}; {acl}")
     }
 }
@@ -283,7 +296,10 @@ pub struct Security {
 
 impl Security {
     /// Loads the files once; an error stops the start.
-    pub fn load(settings: &AuthSettings, use_identity_as_username: bool) -> Result<Self, AuthError> {
+    pub fn load(
+        settings: &AuthSettings,
+        use_identity_as_username: bool,
+    ) -> Result<Self, AuthError> {
         let auth = Auth::load(settings, use_identity_as_username)?;
         Ok(Self {
             auth: ArcSwap::from_pointee(auth),
@@ -301,8 +317,18 @@ impl Security {
     pub fn reload(&self) -> Result<(), AuthError> {
         let auth = Auth::load(&self.settings, self.use_identity_as_username)?;
         info!(
-            passwords = self.settings.password_file.as_deref().map(Path::display).map(|p| p.to_string()),
-            acl = self.settings.acl_file.as_deref().map(Path::display).map(|p| p.to_string()),
+            passwords = self
+                .settings
+                .password_file
+                .as_deref()
+                .map(Path::display)
+                .map(|p| p.to_string()),
+            acl = self
+                .settings
+                .acl_file
+                .as_deref()
+                .map(Path::display)
+                .map(|p| p.to_string()),
             "auth files reloaded"
         );
         self.auth.store(Arc::new(auth));
@@ -311,7 +337,10 @@ impl Security {
 
     /// The configured files, for messages.
     pub fn files(&self) -> (Option<&PathBuf>, Option<&PathBuf>) {
-        (self.settings.password_file.as_ref(), self.settings.acl_file.as_ref())
+        (
+            self.settings.password_file.as_ref(),
+            self.settings.acl_file.as_ref(),
+        )
     }
 }
 
@@ -327,14 +356,22 @@ mod tests {
     #[test]
     fn anonymous_default_is_loopback_only_and_off_with_a_password_file() {
         assert!(anonymous_allowed(None, false, LO));
-        assert!(anonymous_allowed(None, false, IpAddr::V6(Ipv6Addr::LOCALHOST)));
+        assert!(anonymous_allowed(
+            None,
+            false,
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
+        ));
         assert!(anonymous_allowed(
             None,
             false,
             IpAddr::V6(Ipv4Addr::new(127, 0, 0, 1).to_ipv6_mapped())
         ));
         assert!(!anonymous_allowed(None, false, LAN));
-        assert!(!anonymous_allowed(None, false, IpAddr::V6("fe80::1".parse().unwrap())));
+        assert!(!anonymous_allowed(
+            None,
+            false,
+            IpAddr::V6("fe80::1".parse().unwrap())
+        ));
         assert!(!anonymous_allowed(None, true, LO));
         assert!(anonymous_allowed(Some(true), true, LAN));
         assert!(!anonymous_allowed(Some(false), false, LO));
@@ -361,8 +398,14 @@ mod tests {
     #[test]
     fn remote_anonymous_is_refused_by_default() {
         let a = auth(None, None);
-        assert_eq!(a.authenticate(&creds(None, None, LO)), Ok(Identity::Anonymous));
-        assert_eq!(a.authenticate(&creds(None, None, LAN)), Err(Refusal::NotAuthorized));
+        assert_eq!(
+            a.authenticate(&creds(None, None, LO)),
+            Ok(Identity::Anonymous)
+        );
+        assert_eq!(
+            a.authenticate(&creds(None, None, LAN)),
+            Err(Refusal::NotAuthorized)
+        );
         // A user name without a password file proves nothing.
         assert_eq!(
             a.authenticate(&creds(Some("admin"), Some(b"x"), LAN)),
@@ -382,9 +425,15 @@ mod tests {
             a.authenticate(&creds(Some("alice"), Some(b"nope"), LO)),
             Err(Refusal::BadCredentials)
         );
-        assert_eq!(a.authenticate(&creds(None, None, LO)), Err(Refusal::NotAuthorized));
+        assert_eq!(
+            a.authenticate(&creds(None, None, LO)),
+            Err(Refusal::NotAuthorized)
+        );
         let open = auth(Some(&format!("alice:{hash}\n")), Some(true));
-        assert_eq!(open.authenticate(&creds(None, None, LAN)), Ok(Identity::Anonymous));
+        assert_eq!(
+            open.authenticate(&creds(None, None, LAN)),
+            Ok(Identity::Anonymous)
+        );
     }
 
     #[test]

@@ -41,7 +41,10 @@ impl PasswordFile {
                 continue;
             };
             if users.insert(user.to_owned(), hash.to_owned()).is_some() {
-                return Err(AuthError::line(line_no, format!("user {user:?} listed twice")));
+                return Err(AuthError::line(
+                    line_no,
+                    format!("user {user:?} listed twice"),
+                ));
             }
         }
         Ok(Self { users })
@@ -208,7 +211,7 @@ mod tests {
             without_user(text, "alice"),
             ("# wren users\nbob:h2\n".to_owned(), true)
         );
-        assert_eq!(without_user(text, "dave").1, false);
+        assert!(!without_user(text, "dave").1);
     }
 
     #[test]

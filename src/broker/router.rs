@@ -16,9 +16,9 @@ use bytestring::ByteString;
 use super::publication::{ConnId, Delivery, Publication, SessionKey};
 use super::retained::RetainedStore;
 use super::subscriptions::SubscriptionTree;
-use crate::protocol::mqtt::{QoS, ReasonCode, RetainHandling, SubscriptionOptions};
 use crate::auth::Rights;
 use crate::auth::acl::{Grants, SubscribeVerdict};
+use crate::protocol::mqtt::{QoS, ReasonCode, RetainHandling, SubscriptionOptions};
 use crate::protocol::topic;
 use crate::session::state::{Pushed, SessionState, SharedSessionState};
 
@@ -619,7 +619,9 @@ impl<C: Connection> Router<C> {
 /// new instance different keys, so each hash of nothing differs.
 /// How a subscription to `filter` stands with `reader` (`None`: no ACL).
 fn verdict(reader: Option<&Arc<Grants>>, filter: &str) -> SubscribeVerdict {
-    reader.map_or(SubscribeVerdict::Allowed, |grants| grants.subscription(filter))
+    reader.map_or(SubscribeVerdict::Allowed, |grants| {
+        grants.subscription(filter)
+    })
 }
 
 /// Whether the session of `record` may read `topic`; called only for

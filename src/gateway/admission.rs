@@ -44,7 +44,11 @@ impl Admission {
 
     /// A CONNECT from `client_id` at `addr`: the ACL rights it gets, or
     /// `Err` when the allow-list refuses it.
-    pub fn connect(&self, client_id: &str, addr: &ClientAddr) -> Result<Option<Rights>, NotAdmitted> {
+    pub fn connect(
+        &self,
+        client_id: &str,
+        addr: &ClientAddr,
+    ) -> Result<Option<Rights>, NotAdmitted> {
         if !self.allowed.is_empty() {
             let expected = self.allowed.get(client_id).ok_or(NotAdmitted)?;
             if !from(expected, addr) {
@@ -84,7 +88,10 @@ mod tests {
     use super::*;
     use crate::settings::AuthSettings;
 
-    fn admission(list: &[(&str, &str)], acl: Option<&str>) -> (Admission, Option<tempfile::NamedTempFile>) {
+    fn admission(
+        list: &[(&str, &str)],
+        acl: Option<&str>,
+    ) -> (Admission, Option<tempfile::NamedTempFile>) {
         let file = acl.map(|text| {
             let file = tempfile::NamedTempFile::new().unwrap();
             std::fs::write(file.path(), text).unwrap();
@@ -118,7 +125,10 @@ mod tests {
     #[test]
     fn without_a_list_everyone_is_admitted() {
         let (a, _) = admission(&[], None);
-        assert_eq!(a.connect("any", &udp("10.0.0.9:1")).map(|r| r.is_none()), Ok(true));
+        assert_eq!(
+            a.connect("any", &udp("10.0.0.9:1")).map(|r| r.is_none()),
+            Ok(true)
+        );
         assert!(a.publish_minus_one(&udp("10.0.0.9:1"), "t"));
     }
 
@@ -126,10 +136,19 @@ mod tests {
     fn the_list_checks_id_and_address() {
         let (a, _) = admission(&[("kitchen", "10.0.0.7"), ("hall", "10.0.0.8:5000")], None);
         assert!(a.connect("kitchen", &udp("10.0.0.7:4000")).is_ok());
-        assert_eq!(a.connect("kitchen", &udp("10.0.0.9:4000")).err(), Some(NotAdmitted));
-        assert_eq!(a.connect("garage", &udp("10.0.0.7:4000")).err(), Some(NotAdmitted));
+        assert_eq!(
+            a.connect("kitchen", &udp("10.0.0.9:4000")).err(),
+            Some(NotAdmitted)
+        );
+        assert_eq!(
+            a.connect("garage", &udp("10.0.0.7:4000")).err(),
+            Some(NotAdmitted)
+        );
         assert!(a.connect("hall", &udp("10.0.0.8:5000")).is_ok());
-        assert_eq!(a.connect("hall", &udp("10.0.0.8:5001")).err(), Some(NotAdmitted));
+        assert_eq!(
+            a.connect("hall", &udp("10.0.0.8:5001")).err(),
+            Some(NotAdmitted)
+        );
         let radio = ClientAddr {
             peer: Peer::Radio(bytes::Bytes::from_static(&[1, 2])),
             node: None,
@@ -141,7 +160,10 @@ mod tests {
 
     #[test]
     fn the_acl_applies_to_sn_clients_and_qos_minus_one() {
-        let (a, _f) = admission(&[], Some("topic write public/#\npattern write sensors/%c/#\n"));
+        let (a, _f) = admission(
+            &[],
+            Some("topic write public/#\npattern write sensors/%c/#\n"),
+        );
         let rights = a.connect("node7", &udp("10.0.0.7:1")).unwrap().unwrap();
         let grants = rights.grants("node7");
         assert!(grants.may_publish("sensors/node7/t"));

@@ -193,7 +193,10 @@ impl SnClient {
         let Ok(rights) = self.gw.admission.connect(&client_id, &self.route.addr) else {
             info!("not on the [mqttsn.clients] allow-list, CONNECT refused");
             let refusal = Message::ConnAck(ReturnCode::NOT_SUPPORTED);
-            return self.apply(vec![Action::Send(refusal), Action::End(Departure::Clean)], ctx);
+            return self.apply(
+                vec![Action::Send(refusal), Action::End(Departure::Clean)],
+                ctx,
+            );
         };
         if clean {
             self.gw.registry.forget(&client_id);

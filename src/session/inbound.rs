@@ -8,12 +8,12 @@ use tracing::{debug, info, warn};
 use super::aliases::{InboundAliases, OutboundAliases};
 use super::connect::{self, Terms};
 use super::{Live, MqttSession, Phase};
+use crate::auth::Rights;
 use crate::broker::Broker;
 use crate::broker::messages::{
     Connect as ConnectMsg, Subscribe as SubscribeMsg, Unsubscribe as UnsubscribeMsg,
 };
 use crate::broker::publication::Publication;
-use crate::auth::Rights;
 use crate::broker::router::{Attached, ConnectRequest, Departure, Subscription};
 use crate::protocol::mqtt::{
     Ack, Connect, Disconnect, Packet, Properties, Publish, QoS, ReasonCode, SubAck, Subscribe,

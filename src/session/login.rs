@@ -28,15 +28,11 @@ impl MqttSession {
         self.phase = Phase::Attaching;
         self.blocked = true;
         let check = auth::authenticate_off_thread(auth.clone(), credentials);
-        ctx.wait(
-            check
-                .into_actor(self)
-                .map(move |verdict, session, ctx| {
-                    session.blocked = false;
-                    session.logged_in(connect, terms, &auth, verdict, ctx);
-                    session.process_input(ctx);
-                }),
-        );
+        ctx.wait(check.into_actor(self).map(move |verdict, session, ctx| {
+            session.blocked = false;
+            session.logged_in(connect, terms, &auth, verdict, ctx);
+            session.process_input(ctx);
+        }));
     }
 
     fn logged_in(

@@ -48,10 +48,18 @@ impl TlsSettings {
     pub(super) fn check(&self, listeners: usize) -> Result<(), Violation> {
         if listeners > 0 {
             if self.cert.is_none() {
-                return Err(Violation::new("tls.cert", "\"\"", "required by mqtt.tls / http.tls_listen"));
+                return Err(Violation::new(
+                    "tls.cert",
+                    "\"\"",
+                    "required by mqtt.tls / http.tls_listen",
+                ));
             }
             if self.key.is_none() {
-                return Err(Violation::new("tls.key", "\"\"", "required by mqtt.tls / http.tls_listen"));
+                return Err(Violation::new(
+                    "tls.key",
+                    "\"\"",
+                    "required by mqtt.tls / http.tls_listen",
+                ));
             }
         }
         if self.use_identity_as_username && self.client_ca.is_none() {
@@ -138,7 +146,9 @@ fn tri_state<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> 
                 "auto" => Ok(None),
                 "true" => Ok(Some(true)),
                 "false" => Ok(Some(false)),
-                _ => Err(E::custom(format_args!("{text:?}: expected true, false or \"auto\""))),
+                _ => Err(E::custom(format_args!(
+                    "{text:?}: expected true, false or \"auto\""
+                ))),
             }
         }
     }
@@ -165,7 +175,10 @@ mod tests {
              [mqttsn.clients]\nkitchen = \"192.168.1.7\"\nhall = \"10.0.0.2:5000\"\n",
         )
         .unwrap();
-        assert_eq!(s.auth.password_file, Some(PathBuf::from("/etc/wren/passwd")));
+        assert_eq!(
+            s.auth.password_file,
+            Some(PathBuf::from("/etc/wren/passwd"))
+        );
         assert_eq!(s.auth.allow_anonymous, Some(true));
         let kitchen = s.mqttsn.clients["kitchen"];
         assert!(kitchen.admits("192.168.1.7:1234".parse().unwrap()));
@@ -182,6 +195,9 @@ mod tests {
         let bad = Settings::from_toml("[mqtt]\ntls = \"127.0.0.1:0\"\n").unwrap_err();
         assert!(bad.to_string().contains("tls.cert"), "{bad}");
         let bad = Settings::from_toml("[tls]\nuse_identity_as_username = true\n").unwrap_err();
-        assert!(bad.to_string().contains("tls.use_identity_as_username"), "{bad}");
+        assert!(
+            bad.to_string().contains("tls.use_identity_as_username"),
+            "{bad}"
+        );
     }
 }

@@ -246,7 +246,12 @@ fn escape_html(text: &str) -> String {
 }
 
 /// Writes `response` and closes, giving up at `deadline`.
-async fn send<S: HttpStream>(mut stream: S, peer: SocketAddr, response: Response, deadline: Instant) {
+async fn send<S: HttpStream>(
+    mut stream: S,
+    peer: SocketAddr,
+    response: Response,
+    deadline: Instant,
+) {
     let written = timeout_at(deadline, async {
         stream.write_all(&response.encode()).await?;
         stream.shutdown().await

@@ -158,15 +158,22 @@ pub async fn serve_mqtt(
     accept_loop(listener, "mqtt-tls", limit, |stream, peer, permit| {
         let cx = cx.clone();
         let handshake_timeout = cx.config.connect_timeout;
-        let started = hand_over(stream, peer, &certs, &workers, handshake_timeout, move |tls| {
-            let cx = SessionContext {
-                certificate_name: peer_name(&tls),
-                ..cx
-            };
-            let (read, write) = tokio::io::split(tls);
-            let inlet = Box::pin(ReaderStream::with_capacity(read, READ_CHUNK));
-            MqttSession::start(cx, peer, inlet, Box::new(write), Some(permit));
-        });
+        let started = hand_over(
+            stream,
+            peer,
+            &certs,
+            &workers,
+            handshake_timeout,
+            move |tls| {
+                let cx = SessionContext {
+                    certificate_name: peer_name(&tls),
+                    ..cx
+                };
+                let (read, write) = tokio::io::split(tls);
+                let inlet = Box::pin(ReaderStream::with_capacity(read, READ_CHUNK));
+                MqttSession::start(cx, peer, inlet, Box::new(write), Some(permit));
+            },
+        );
         if let Err(error) = started {
             debug!(%peer, %error, "could not hand the connection to a worker");
         }
@@ -185,13 +192,20 @@ pub async fn serve_https(
     accept_loop(listener, "https", limit, |stream, peer, permit| {
         let http = http.clone();
         let handshake_timeout = http.request_timeout;
-        let started = hand_over(stream, peer, &certs, &workers, handshake_timeout, move |tls| {
-            let http = match peer_name(&tls) {
-                Some(name) => Arc::new(http.with_certificate_name(name)),
-                None => http,
-            };
-            actix::spawn(http::answer(tls, peer, http, permit));
-        });
+        let started = hand_over(
+            stream,
+            peer,
+            &certs,
+            &workers,
+            handshake_timeout,
+            move |tls| {
+                let http = match peer_name(&tls) {
+                    Some(name) => Arc::new(http.with_certificate_name(name)),
+                    None => http,
+                };
+                actix::spawn(http::answer(tls, peer, http, permit));
+            },
+        );
         if let Err(error) = started {
             debug!(%peer, %error, "could not hand the connection to a worker");
         }
