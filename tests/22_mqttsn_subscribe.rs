@@ -178,6 +178,35 @@ async fn one_message_in_flight_resent_with_dup_until_acknowledged() {
 }
 
 #[tokio::test]
+async fn node_answering_congestion_gets_the_message_again_after_t_wait() {
+    let broker = Broker::with(|s| {
+        s.mqttsn.t_retry = Duration::from_secs(10);
+        s.mqttsn.t_wait = Duration::from_secs(1);
+    });
+    let mut node = Sn::connect(sn::gateway(&broker), "busy", 600).await;
+    let id = subscribe(&mut node, 1, "q/busy", flag::QOS1).await;
+    let mut mqtt = V4::connect(broker.addr, "pub").await;
+    mqtt.publish("q/busy", QoS::AtLeastOnce, false, b"1").await;
+    let (_, topic, first_id, _) = node.recv_kind(kind::PUBLISH).await.publish();
+    assert_eq!(topic, sn::id(id));
+    let refused = Instant::now();
+    node.send(&sn::puback(topic, first_id, 0x01)).await;
+    let (flags, _, again_id, payload) = node.recv_kind(kind::PUBLISH).await.publish();
+    common::assert_between(
+        "sent again after T_WAIT",
+        refused.elapsed(),
+        Duration::from_millis(800),
+        Duration::from_millis(3000),
+    );
+    assert_eq!(
+        (flags, again_id, payload.as_slice()),
+        (flag::QOS1 | flag::DUP, first_id, &b"1"[..])
+    );
+    node.send(&sn::puback(topic, again_id, 0)).await;
+    node.expect_nothing(Duration::from_millis(1500)).await;
+}
+
+#[tokio::test]
 async fn node_that_never_acknowledges_is_lost_after_n_retry() {
     let broker = broker();
     let mut watcher = V4::connect(broker.addr, "watch").await;

@@ -113,8 +113,7 @@ impl Broker {
             websocket: websocket.map(|a| a.port()),
         };
         let text = config_text(launch.kind, port, limits, extra);
-        fs::write(&config, text)
-            .with_context(|| format!("writing {}", config.display()))?;
+        fs::write(&config, text).with_context(|| format!("writing {}", config.display()))?;
         let (program, mut args) = match launch.wrapper.split_first() {
             Some((first, rest)) => {
                 let mut args = rest.to_vec();
@@ -287,7 +286,8 @@ fn config_text(kind: BrokerKind, port: u16, limits: Limits, extra: ExtraPorts) -
         max_inflight,
         max_queued,
     } = limits;
-    let on_loopback = |port: Option<u16>| port.map_or_else(String::new, |p| format!("\"127.0.0.1:{p}\""));
+    let on_loopback =
+        |port: Option<u16>| port.map_or_else(String::new, |p| format!("\"127.0.0.1:{p}\""));
     match kind {
         BrokerKind::Wren => {
             let udp = on_loopback(extra.mqttsn);
@@ -368,7 +368,10 @@ mod tests {
             websocket: Some(5002),
         };
         let wren = config_text(BrokerKind::Wren, 5000, LIMITS, extra);
-        assert!(wren.contains("[mqttsn]\nudp = [\"127.0.0.1:5001\"]\n"), "{wren}");
+        assert!(
+            wren.contains("[mqttsn]\nudp = [\"127.0.0.1:5001\"]\n"),
+            "{wren}"
+        );
         assert!(
             wren.contains("[http]\nlisten = [\"127.0.0.1:5002\"]\nws_path = \"/mqtt\"\n"),
             "{wren}"
@@ -379,7 +382,8 @@ mod tests {
         assert_eq!(settings.http.listen.len(), 1);
         let mosquitto = config_text(BrokerKind::Mosquitto, 5000, LIMITS, extra);
         assert!(
-            mosquitto.contains("listener 5002 127.0.0.1\nprotocol websockets\nsocket_domain ipv4\n"),
+            mosquitto
+                .contains("listener 5002 127.0.0.1\nprotocol websockets\nsocket_domain ipv4\n"),
             "{mosquitto}"
         );
     }

@@ -5,10 +5,10 @@
 use std::num::NonZeroU16;
 use std::time::Duration;
 
+use crate::conn::{Conn, Endpoint};
 use anyhow::{Context as _, anyhow, bail};
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
-use crate::conn::{Conn, Endpoint};
 use wren::protocol::mqtt::{
     self, Ack, Connect, Packet, PacketId, Properties, ProtocolVersion, Publish, QoS, Subscribe,
     SubscriptionOptions,

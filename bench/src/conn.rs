@@ -63,7 +63,9 @@ impl Conn {
         stream.set_nodelay(true)?;
         match endpoint {
             Endpoint::Tcp(_) => Ok(Self::Tcp(stream)),
-            Endpoint::Ws(addr, path) => Ok(Self::Ws(Box::new(Ws::upgrade(stream, addr, path).await?))),
+            Endpoint::Ws(addr, path) => {
+                Ok(Self::Ws(Box::new(Ws::upgrade(stream, addr, path).await?)))
+            }
         }
     }
 
@@ -126,11 +128,7 @@ const OP_PONG: u8 = 0xA;
 
 impl Ws {
     /// The opening handshake (RFC 6455 §4.1) on a connected stream.
-    async fn upgrade(
-        mut stream: TcpStream,
-        addr: SocketAddr,
-        path: &str,
-    ) -> anyhow::Result<Self> {
+    async fn upgrade(mut stream: TcpStream, addr: SocketAddr, path: &str) -> anyhow::Result<Self> {
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: {WS_KEY}\r\nSec-WebSocket-Version: 13\r\n\
@@ -374,7 +372,9 @@ mod tests {
             );
             // The answer, then a ping and "hello" split over two binary frames, in one write.
             let mut out = answer.into_bytes();
-            out.extend([0x89, 2, b'p', b'!', 0x02, 3, b'h', b'e', b'l', 0x80, 2, b'l', b'o']);
+            out.extend([
+                0x89, 2, b'p', b'!', 0x02, 3, b'h', b'e', b'l', 0x80, 2, b'l', b'o',
+            ]);
             socket.write_all(&out).await.unwrap();
             // Expect the pong, then the client's frame.
             let mut got = BytesMut::new();

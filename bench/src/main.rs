@@ -10,6 +10,7 @@
 //! client    MQTT 3.1.1 connect/subscribe and packet helpers over wren's sans-IO codec
 //! conn      a client's byte stream: plain TCP, or a hand-rolled WebSocket (RFC 6455)
 //! sn        MQTT-SN publishers over UDP through wren's gateway (CONNECT, REGISTER, PUBLISH)
+//! sn_floor  the same publishers against a responder that only answers: the machine's ceiling
 //! broker    starting each broker on a free 127.0.0.1 port with matching limits; stopping it
 //! procfs    CPU seconds and RSS from /proc
 //! stats     figures, medians, ratios oriented so that > 1 favours wren, targets
@@ -24,6 +25,7 @@ mod procfs;
 mod report;
 mod scenario;
 mod sn;
+mod sn_floor;
 mod stats;
 
 use std::io::Write as _;
@@ -277,6 +279,9 @@ async fn measure_once(
     dir: &std::path::Path,
     tag: &str,
 ) -> anyhow::Result<scenario::Figures> {
+    if scenario.needs_no_broker() {
+        return scenario::measure_alone(scenario, load).await;
+    }
     let before = procfs::TcpHealth::read()?;
     if before.under_pressure() {
         eprintln!(

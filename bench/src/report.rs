@@ -125,7 +125,9 @@ pub fn summarise(scenarios: &[&Scenario], samples: &[Sample]) -> Vec<Row> {
                 wren,
                 mosquitto,
                 compared_with,
-                ratio: wren.zip(other).and_then(|(w, m)| stats::ratio(metric, w, m)),
+                ratio: wren
+                    .zip(other)
+                    .and_then(|(w, m)| stats::ratio(metric, w, m)),
                 target: target.map(|t| match scenario.compare {
                     Compare::Mosquitto => t.describe(metric),
                     Compare::Wren(baseline) => format!("{} {baseline}", t.describe(metric)),
@@ -252,10 +254,7 @@ pub fn print_tables(
             pair(Metric::TcpTimeouts),
         )?;
     }
-    let sn: Vec<&&Scenario> = scenarios
-        .iter()
-        .filter(|s| s.listeners().mqttsn)
-        .collect();
+    let sn: Vec<&&Scenario> = scenarios.iter().filter(|s| s.listeners().mqttsn).collect();
     if !sn.is_empty() {
         writeln!(
             out,

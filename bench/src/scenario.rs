@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use bytestring::ByteString;
 use serde::Serialize;
 use tokio::task::JoinSet;
@@ -61,8 +61,13 @@ impl Scenario {
                 mqttsn: shape.transport == Transport::MqttSn,
                 websocket: shape.transport == Transport::WebSocket,
             },
-            Shape::Idle => Listeners::default(),
+            Shape::Idle | Shape::SnFloor { .. } => Listeners::default(),
         }
+    }
+
+    /// Whether the scenario runs without a broker (see [`Shape::SnFloor`]).
+    pub fn needs_no_broker(&self) -> bool {
+        matches!(self.shape, Shape::SnFloor { .. })
     }
 }
 
@@ -73,6 +78,10 @@ pub enum Shape {
     PubSub(PubSub),
     /// Many connections that connect and then say nothing.
     Idle,
+    /// MQTT-SN QoS 1 publishers, stop-and-wait, against a responder inside
+    /// this tool that only answers (no broker is started): the round-trip
+    /// ceiling of the loopback UDP path on this machine, for any gateway.
+    SnFloor { publishers: usize },
 }
 
 /// Who publishes to whom.
@@ -262,7 +271,8 @@ pub const ALL: &[Scenario] = &[
         headline: &[Metric::ConnectRate, Metric::RssPerConn, Metric::IdleRss],
         targets: &[(Metric::RssPerConn, Target::WrenAtMost(4096.0))],
         compare: Compare::Mosquitto,
-    },    Scenario {
+    },
+    Scenario {
         name: "sn-qos0",
         about: "8 MQTT-SN clients over UDP (CONNECT, REGISTER bench/in/i) → 1 MQTT subscriber on bench/#, QoS 0; wren only",
         shape: Shape::PubSub(PubSub {
@@ -290,6 +300,16 @@ pub const ALL: &[Scenario] = &[
         }),
         headline: THROUGHPUT,
         targets: &[(Metric::Throughput, Target::RatioAtLeast(0.5))],
+        compare: Compare::Wren("fan-in-qos1"),
+    },
+    Scenario {
+        name: "sn-qos1-floor",
+        about: "the sn-qos1 publishers against a responder in this tool that only answers \
+                (CONNACK, REGACK, PUBACK; no broker, no subscriber): the most any gateway could \
+                do on this machine; wren's process is not involved",
+        shape: Shape::SnFloor { publishers: 8 },
+        headline: &[Metric::Throughput],
+        targets: &[],
         compare: Compare::Wren("fan-in-qos1"),
     },
     Scenario {
@@ -349,9 +369,18 @@ pub async fn measure(
     let figures = match scenario.shape {
         Shape::PubSub(shape) => pubsub(shape, broker, load).await?,
         Shape::Idle => idle(broker, load).await?,
+        Shape::SnFloor { .. } => bail!("{} runs without a broker", scenario.name),
     };
     broker.check_alive()?;
     Ok(figures)
+}
+
+/// Measures a scenario that needs no broker (see [`Scenario::needs_no_broker`]).
+pub async fn measure_alone(scenario: &Scenario, load: &Load) -> anyhow::Result<Figures> {
+    match scenario.shape {
+        Shape::SnFloor { publishers } => crate::sn_floor::floor(publishers, load).await,
+        _ => bail!("{} needs a broker", scenario.name),
+    }
 }
 
 /// CPU seconds of the broker and of this process, read together.

@@ -56,7 +56,11 @@ pub struct SnPublisher {
 impl SnPublisher {
     /// Binds a UDP socket on 127.0.0.1, CONNECTs to `gateway` as `client_id` with a
     /// clean session, and REGISTERs `topic`.
-    pub async fn connect(gateway: SocketAddr, client_id: &str, topic: &str) -> anyhow::Result<Self> {
+    pub async fn connect(
+        gateway: SocketAddr,
+        client_id: &str,
+        topic: &str,
+    ) -> anyhow::Result<Self> {
         let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .context("binding a UDP socket on 127.0.0.1")?;
@@ -97,7 +101,10 @@ impl SnPublisher {
                     Ok(Some(ack.topic_id))
                 }
                 Message::RegAck(ack) if ack.msg_id == msg_id => {
-                    bail!("{client_id}: REGISTER {topic} refused: {:?}", ack.return_code)
+                    bail!(
+                        "{client_id}: REGISTER {topic} refused: {:?}",
+                        ack.return_code
+                    )
                 }
                 _ => Ok(None),
             })
@@ -130,7 +137,9 @@ impl SnPublisher {
             // A refused send returns at once: still one try per RETRY.
             tokio::time::sleep_until(until.into()).await;
         }
-        Err(anyhow!("no answer from the gateway within {HANDSHAKE_TIMEOUT:?}"))
+        Err(anyhow!(
+            "no answer from the gateway within {HANDSHAKE_TIMEOUT:?}"
+        ))
     }
 
     /// The next message from the gateway, or `None` once `until` has passed.
@@ -182,7 +191,23 @@ pub async fn publish(
             publish_qos0(&mut publisher, &plan, clock, &backlog, &progress).await?
         }
         wren::protocol::mqtt::QoS::AtLeastOnce => {
-            publish_qos1(&mut publisher, &plan, clock, &backlog).await?
+            // Stop-and-wait on a thread of its own, with a blocking socket:
+            // the answer wakes this thread directly, at two system calls per
+            // message (send, receive). A task on the load generator's runtime
+            // paid a failed receive, an epoll wait and a cross-thread wake-up
+            // per message on top, as much CPU as the gateway spent on it.
+            let topic_id = publisher.topic_id;
+            let socket = publisher.socket.into_std()?;
+            let handle = tokio::runtime::Handle::current();
+            let (socket, report) = tokio::task::spawn_blocking(move || {
+                let report = publish_qos1(&socket, topic_id, &plan, clock, &backlog, &handle);
+                (socket, report)
+            })
+            .await
+            .context("MQTT-SN publisher thread")?;
+            socket.set_nonblocking(true)?;
+            publisher.socket = UdpSocket::from_std(socket)?;
+            report?
         }
         other => bail!("MQTT-SN publishers send at QoS 0 or 1, not {other:?}"),
     };
@@ -213,7 +238,14 @@ async fn publish_qos0(
         let seq = Progress::tag(plan.index, report.sent);
         let payload = client::payload(&mut scratch, plan.payload_len, clock.now_ns(), seq);
         backlog.published(plan.receivers);
-        encode_publish(&mut out, QoS::AtMostOnce, publisher.topic_id, 0, false, payload)?;
+        encode_publish(
+            &mut out,
+            QoS::AtMostOnce,
+            publisher.topic_id,
+            0,
+            false,
+            payload,
+        )?;
         publisher
             .socket
             .send(&out)
@@ -224,18 +256,22 @@ async fn publish_qos0(
     Ok(report)
 }
 
-async fn publish_qos1(
-    publisher: &mut SnPublisher,
+fn publish_qos1(
+    socket: &std::net::UdpSocket,
+    topic_id: TopicId,
     plan: &SnPlan,
     clock: Clock,
     backlog: &Backlog,
+    runtime: &tokio::runtime::Handle,
 ) -> anyhow::Result<PublisherReport> {
+    socket.set_nonblocking(false)?;
     let mut report = PublisherReport::default();
     let mut scratch = BytesMut::new();
     let mut out = BytesMut::new();
+    let mut recv = vec![0; RECV_BUFFER];
     let mut msg_id: MsgId = 1; // 1 went to REGISTER
     while report.sent < plan.count && Instant::now() < plan.deadline {
-        if !backlog.has_room() && !backlog.wait_for_room(plan.deadline).await {
+        if !backlog.has_room() && !runtime.block_on(backlog.wait_for_room(plan.deadline)) {
             break;
         }
         msg_id = msg_id.checked_add(1).unwrap_or(1);
@@ -248,25 +284,21 @@ async fn publish_qos1(
             encode_publish(
                 &mut out,
                 QoS::AtLeastOnce,
-                publisher.topic_id,
+                topic_id,
                 msg_id,
                 dup,
                 payload.clone(),
             )?;
-            publisher
-                .socket
-                .send(&out)
-                .await
-                .context("MQTT-SN publisher send")?;
+            socket.send(&out).context("MQTT-SN publisher send")?;
             let until = Instant::now() + RETRY;
-            match wait_for_puback(publisher, msg_id, until).await? {
+            match wait_for_puback(socket, &mut recv, msg_id, until)? {
                 Some(code) if code.is_accepted() => {
                     report.acked += 1;
                     break;
                 }
                 Some(ReturnCode::CONGESTION) => {
                     report.congested += 1;
-                    tokio::time::sleep(CONGESTION_PAUSE).await;
+                    std::thread::sleep(CONGESTION_PAUSE);
                 }
                 Some(code) => bail!("the gateway refused a QoS 1 PUBLISH: {code:?}"),
                 None => {
@@ -285,22 +317,44 @@ async fn publish_qos1(
 
 /// The return code of the PUBACK for `msg_id`, or `None` if none came by `until`.
 /// PUBACKs of earlier messages (answers to resends) are skipped.
-async fn wait_for_puback(
-    publisher: &mut SnPublisher,
+fn wait_for_puback(
+    socket: &std::net::UdpSocket,
+    recv: &mut [u8],
     msg_id: MsgId,
     until: Instant,
 ) -> anyhow::Result<Option<ReturnCode>> {
-    while let Some(message) = publisher.receive_until(until).await? {
-        match message {
-            Message::PubAck(ack) if ack.msg_id == msg_id => return Ok(Some(ack.return_code)),
-            Message::PubAck(_) => {}
-            Message::Disconnect(_) => bail!("the gateway disconnected an MQTT-SN publisher"),
-            other => bail!("an MQTT-SN publisher got an unexpected {other:?}"),
+    loop {
+        let now = Instant::now();
+        if now >= until {
+            return Ok(None);
+        }
+        socket.set_read_timeout(Some(until - now))?;
+        let n = match socket.recv(recv) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Ok(None);
+            }
+            // Nobody on the port (ICMP port unreachable): as good as no answer.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                std::thread::sleep(until.saturating_duration_since(Instant::now()));
+                return Ok(None);
+            }
+            Err(e) => return Err(e).context("UDP receive"),
+        };
+        let datagram = Bytes::copy_from_slice(&recv[..n]);
+        match mqttsn::decode(&datagram) {
+            Ok(Message::PubAck(ack)) if ack.msg_id == msg_id => return Ok(Some(ack.return_code)),
+            Ok(Message::PubAck(_)) => {}
+            Ok(Message::Disconnect(_)) => bail!("the gateway disconnected an MQTT-SN publisher"),
+            Ok(other) => bail!("an MQTT-SN publisher got an unexpected {other:?}"),
+            Err(e) => bail!("undecodable datagram from the gateway: {e:?}"),
         }
     }
-    // A refused send (nobody on the port) returns at once: still one try per RETRY.
-    tokio::time::sleep_until(until.into()).await;
-    Ok(None)
 }
 
 /// Encodes one PUBLISH to a registered topic id into `out` (cleared first).
@@ -382,7 +436,10 @@ mod tests {
                 _ => None,
             };
             if let Some(answer) = answer {
-                socket.send_to(&encode(&answer).unwrap(), peer).await.unwrap();
+                socket
+                    .send_to(&encode(&answer).unwrap(), peer)
+                    .await
+                    .unwrap();
             }
         }
         seen
@@ -393,7 +450,9 @@ mod tests {
         let gateway = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
         let addr = gateway.local_addr().unwrap();
         let gateway = tokio::spawn(fake_gateway(gateway));
-        let publisher = SnPublisher::connect(addr, "wb-sn0", "bench/in/0").await.unwrap();
+        let publisher = SnPublisher::connect(addr, "wb-sn0", "bench/in/0")
+            .await
+            .unwrap();
         assert_eq!(publisher.topic_id, 7);
         let plan = SnPlan {
             index: 3,
@@ -416,9 +475,7 @@ mod tests {
         let publishes: Vec<(bool, MsgId, u64)> = seen
             .iter()
             .filter_map(|m| match m {
-                Message::Publish(p) => {
-                    Some((p.dup, p.msg_id, client::seq(&p.payload).unwrap()))
-                }
+                Message::Publish(p) => Some((p.dup, p.msg_id, client::seq(&p.payload).unwrap())),
                 _ => None,
             })
             .collect();

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use bytestring::ByteString;
 
-use super::topics::{Predefined, TopicTable, short_name};
+use super::topics::{Predefined, PredefinedTopics, TopicTable, short_name};
 use crate::broker::publication::{Delivery, Publication, SessionKey};
 use crate::broker::router::{Departure, Will};
 use crate::protocol::mqtt::{self, PacketId, Properties};
@@ -37,9 +37,11 @@ use crate::protocol::mqttsn::{
 pub struct ClientConfig {
     /// T_retry: time to wait for an acknowledgement before resending.
     pub t_retry: Duration,
+    /// T_WAIT: pause after the client answered "rejected: congestion".
+    pub t_wait: Duration,
     /// N_retry: resends before the client is taken for lost.
     pub n_retry: u8,
-    pub predefined: Arc<Predefined>,
+    pub predefined: Arc<PredefinedTopics>,
 }
 
 /// Where a client stands (§6.14, plus the CONNECT handshake).
@@ -185,7 +187,11 @@ struct WillDraft {
 pub struct ClientState {
     config: ClientConfig,
     status: Status,
+    /// The client answered "congestion": nothing is sent to it until then (T_WAIT).
+    paused_until: Option<Instant>,
     client_id: ByteString,
+    /// The predefined ids this client has (the shared ones, or its own view).
+    predefined: Arc<Predefined>,
     clean_session: bool,
     keep_alive: Duration,
     sleep: Duration,
@@ -255,6 +261,8 @@ impl ClientState {
     /// A client that has sent nothing yet.
     pub fn new(config: ClientConfig, now: Instant) -> Self {
         Self {
+            paused_until: None,
+            predefined: config.predefined.shared().clone(),
             config,
             status: Status::Disconnected,
             client_id: ByteString::new(),
@@ -307,6 +315,7 @@ impl ClientState {
         matches!(self.status, Status::Active | Status::Awake)
             && self.outstanding.is_none()
             && self.held.is_none()
+            && self.paused_until.is_none()
     }
 
     /// One message from the client.
@@ -334,7 +343,7 @@ impl ClientState {
             Message::Register(register) => self.on_register(register),
             Message::RegAck(ack) => self.on_regack(ack, now),
             Message::Publish(publish) => self.on_publish(publish),
-            Message::PubAck(ack) => self.on_puback(ack),
+            Message::PubAck(ack) => self.on_puback(ack, now),
             Message::PubRec(msg_id) => self.on_pubrec(msg_id, now),
             Message::PubRel(msg_id) => {
                 self.incoming_qos2.remove(&msg_id);
@@ -380,6 +389,10 @@ impl ClientState {
 
     /// Time passed: resends and the keep-alive and sleep timers.
     pub fn on_tick(&mut self, now: Instant) -> Actions {
+        if self.paused_until.is_some_and(|until| now >= until) {
+            // Deliveries resume: the message the client refused goes first, with DUP.
+            self.paused_until = None;
+        }
         if let Some(outstanding) = &mut self.outstanding
             && now.saturating_duration_since(outstanding.sent_at) >= self.config.t_retry
         {
@@ -458,6 +471,20 @@ impl ClientState {
         Vec::new()
     }
 
+    /// The client answered "rejected: congestion" (§5.3.10): what it refused
+    /// stays in the session queue, unacknowledged, and goes again with DUP
+    /// after T_WAIT. An awake sleeper gets its PINGRESP now instead, and the
+    /// rest on its next wake.
+    fn back_off(&mut self, now: Instant) -> Actions {
+        self.outstanding = None;
+        self.held = None;
+        if self.status == Status::Awake {
+            return self.idle(now);
+        }
+        self.paused_until = Some(now + self.config.t_wait);
+        Vec::new()
+    }
+
     fn lose(&mut self) -> Actions {
         self.outstanding = None;
         self.held = None;
@@ -488,7 +515,7 @@ impl ClientState {
     /// How a topic name reaches this client without a REGISTER, if it can:
     /// as a predefined id, a short name, or an id the client already knows.
     fn outgoing_topic(&self, name: &ByteString) -> Option<Topic> {
-        if let Some(id) = self.config.predefined.id(name) {
+        if let Some(id) = self.predefined.id(name) {
             return Some(Topic::Predefined(id));
         }
         if let [a, b] = name.as_bytes()[..] {
@@ -501,7 +528,7 @@ impl ClientState {
     fn incoming_topic(&self, topic: Topic) -> Option<ByteString> {
         match topic {
             Topic::Normal(id) => self.topics.name(id).cloned(),
-            Topic::Predefined(id) => self.config.predefined.name(id).cloned(),
+            Topic::Predefined(id) => self.predefined.name(id).cloned(),
             Topic::Short(name) => short_name(name),
         }
     }

@@ -19,10 +19,10 @@ use tracing::{Span, debug, info};
 use super::client::publication;
 use super::datagram::{ClientAddr, Datagram, DatagramSink, DatagramSource, LinkTransport, Peer};
 use super::discovery::{self, GwInfoLimit};
+use super::outbox::Outbox;
 use super::sn_client::{ClientGone, Inbound, Route, SnClient};
 use super::topics::resolve_unregistered;
 use super::{Counters, Gateway};
-use crate::broker::messages::Publish as PublishMsg;
 use crate::protocol::mqttsn::{self, Ctrl, Disconnect, Message, Publish, QoS, ReturnCode};
 
 /// One datagram transport and the clients reached through it.
@@ -31,6 +31,7 @@ pub struct SnLink {
     name: Arc<str>,
     inbound: Option<DatagramSource>,
     sink: Arc<dyn DatagramSink>,
+    outbox: Outbox,
     advertise_to: Option<Peer>,
     clients: HashMap<ClientAddr, (u64, Addr<SnClient>)>,
     next_generation: u64,
@@ -43,11 +44,17 @@ impl SnLink {
     pub fn start(gw: Gateway, transport: LinkTransport) -> Addr<Self> {
         let name: Arc<str> = transport.name.into();
         let span = tracing::info_span!("mqttsn", link = %name);
+        let outbox = Outbox::new(
+            gw.broker.clone(),
+            transport.outbound.clone(),
+            gw.counters.clone(),
+        );
         SnLink {
             gw,
             name,
             inbound: Some(transport.inbound),
             sink: transport.outbound,
+            outbox,
             advertise_to: transport.advertise_to,
             clients: HashMap::new(),
             next_generation: 1,
@@ -161,6 +168,7 @@ impl SnLink {
         let route = Route {
             addr: addr.clone(),
             sink: self.sink.clone(),
+            outbox: self.outbox.clone(),
             link: ctx.address().recipient(),
             link_name: self.name.clone(),
             generation,
@@ -175,14 +183,14 @@ impl SnLink {
     }
 
     /// QoS −1 (§6.8): from a node that never connected, to a predefined id or
-    /// a short name; straight to the broker, dropped when it is busy.
+    /// a short name; to the broker with the turn's batch, dropped when it is busy.
     fn publish_minus_one(&self, addr: &ClientAddr, publish: Publish) {
         if !self.gw.config.allow_qos_minus_one {
             Counters::bump(&self.gw.counters.dropped);
             debug!(peer = %addr, "QoS -1 PUBLISH dropped: allow_qos_minus_one is off");
             return;
         }
-        let predefined = &self.gw.config.client.predefined;
+        let predefined = self.gw.config.client.predefined.shared();
         let Some(topic) = resolve_unregistered(publish.topic, predefined) else {
             Counters::bump(&self.gw.counters.dropped);
             debug!(peer = %addr, topic = ?publish.topic, "QoS -1 PUBLISH to an unknown topic dropped");
@@ -194,15 +202,7 @@ impl SnLink {
             return;
         }
         let publication = publication(topic, &publish, None);
-        if self
-            .gw
-            .broker
-            .try_send(PublishMsg(vec![publication]))
-            .is_err()
-        {
-            Counters::bump(&self.gw.counters.dropped);
-            debug!(peer = %addr, "broker busy, QoS -1 PUBLISH dropped");
-        }
+        self.outbox.push(publication, None);
     }
 
     fn advertise(&self) {

@@ -7,6 +7,7 @@
 //! link        SnLink: one actor per transport; decodes, routes by client address,
 //!             answers what needs no client (SEARCHGW, QoS −1, strangers)
 //! discovery   ADVERTISE and GWINFO, and the GWINFO rate limit
+//! outbox      a link thread's publications, handed to the broker once per turn
 //! client      the pure per-client state machine (sleep, topic ids, retries, will flow)
 //! sn_client   SnClient: one actor per client, wrapping the state machine; talks
 //!             to the broker exactly as an MqttSession does
@@ -24,6 +25,7 @@ pub mod client;
 pub mod datagram;
 pub mod discovery;
 pub mod link;
+pub mod outbox;
 pub mod sn_client;
 pub mod topics;
 
@@ -37,12 +39,11 @@ use tracing::debug;
 
 use self::client::ClientConfig;
 use self::datagram::{ClientAddr, Datagram, DatagramSink};
-use self::topics::{Predefined, TopicRegistry};
+use self::topics::{PredefinedTopics, TopicRegistry};
 use crate::broker::Broker;
 use crate::protocol::mqttsn::{self, Ctrl, Encapsulated, Message};
 use crate::settings::Settings;
 use crate::transport::limit::ConnectionLimit;
-use crate::transport::workers::WorkerPicker;
 
 /// Gateway-wide settings, from `[mqttsn]` and the broker settings that apply.
 #[derive(Debug, Clone)]
@@ -73,8 +74,12 @@ impl GatewayConfig {
             max_datagram: usize::try_from(settings.limits.max_packet_size).unwrap_or(usize::MAX),
             client: ClientConfig {
                 t_retry: sn.t_retry,
+                t_wait: sn.t_wait,
                 n_retry: sn.n_retry,
-                predefined: Arc::new(Predefined::new(&sn.predefined_topics)),
+                predefined: Arc::new(PredefinedTopics::new(
+                    &sn.predefined_topics,
+                    &sn.client_predefined_topics,
+                )),
             },
         }
     }
@@ -104,6 +109,11 @@ impl Counters {
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
+
+    /// Adds `n` to `counter`.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 /// What every link and client of the gateway shares.
@@ -115,8 +125,6 @@ pub struct Gateway {
     pub registry: TopicRegistry,
     /// `max_clients`, over every link.
     pub clients: ConnectionLimit,
-    /// The worker threads clients run on.
-    pub workers: WorkerPicker,
     /// Which clients are admitted, and the ACL they are held to.
     pub admission: Arc<admission::Admission>,
 }

@@ -1,4 +1,4 @@
-//! The `SnClient` actor: one per MQTT-SN client, on a worker thread.
+//! The `SnClient` actor: one per MQTT-SN client, on its link's thread.
 //!
 //! A thin shell around [`ClientState`]: it feeds it the client's messages,
 //! the broker's wakes and a clock tick, and carries out the actions it
@@ -18,6 +18,7 @@ use tracing::{Span, debug, info};
 
 use super::client::{Action, ClientState, Receipt, Settle, Status};
 use super::datagram::{ClientAddr, DatagramSink};
+use super::outbox::{Outbox, Reply};
 use super::{Counters, Gateway};
 use crate::auth::acl::Grants;
 use crate::broker::messages::{
@@ -54,6 +55,8 @@ pub struct ClientGone {
 pub struct Route {
     pub addr: ClientAddr,
     pub sink: Arc<dyn DatagramSink>,
+    /// The link thread's batch of publications to the broker.
+    pub outbox: Outbox,
     pub link: Recipient<ClientGone>,
     pub link_name: Arc<str>,
     pub generation: u64,
@@ -85,10 +88,10 @@ pub struct SnClient {
 }
 
 impl SnClient {
-    /// Starts a client on a worker thread; the link sends it the CONNECT next.
+    /// Starts a client on the link's own thread (see `app::start_mqttsn`);
+    /// the link sends it the CONNECT next.
     pub fn spawn(gw: Gateway, route: Route, permit: Permit) -> Addr<Self> {
-        let arbiter = gw.workers.next().clone();
-        SnClient::start_in_arbiter(&arbiter, move |ctx| {
+        SnClient::create(move |ctx| {
             ctx.set_mailbox_capacity(MAILBOX);
             let span = tracing::info_span!(
                 "sn_client",
@@ -204,6 +207,7 @@ impl SnClient {
             self.state.restore_topics(table);
         }
         self.conn_id = ConnId::next();
+        self.route.outbox.flush();
         let request = ConnectRequest {
             client_id,
             clean_start: clean,
@@ -243,6 +247,7 @@ impl SnClient {
 
     fn detach(&mut self, how: Departure) {
         if let Some(session) = self.session.take() {
+            self.route.outbox.flush();
             self.gw.broker.do_send(Disconnected {
                 key: session.key,
                 conn_id: self.conn_id,
@@ -254,7 +259,9 @@ impl SnClient {
 
     /// Hands a publication to the broker without waiting: UDP cannot push
     /// back, so a full broker mailbox drops QoS 0 and answers QoS 1/2 with
-    /// "congestion" for the node to retry.
+    /// "congestion" for the node to retry. QoS 0 and 1 go with the thread's
+    /// batch (the outbox sends the answer); QoS 2 goes alone, since a refusal
+    /// must also be undone in the state machine.
     fn forward(&mut self, publication: Publication, receipt: Receipt) {
         if let Some(grants) = self.session.as_ref().and_then(|s| s.grants.as_ref())
             && !grants.may_publish(&publication.topic)
@@ -267,26 +274,32 @@ impl SnClient {
             }
             return;
         }
+        if !matches!(receipt, Receipt::PubRec { .. }) {
+            let reply = (!matches!(receipt, Receipt::None)).then(|| Reply {
+                addr: self.route.addr.clone(),
+                ctrl: self.ctrl,
+                receipt,
+            });
+            self.route.outbox.push(publication, reply);
+            return;
+        }
+        self.route.outbox.flush();
         match self.gw.broker.try_send(Publish(vec![publication])) {
             Ok(()) => {
                 if let Some(answer) = receipt.accepted() {
                     self.send(&answer);
                 }
             }
-            Err(_) => match receipt.congested() {
-                Some(answer) => {
-                    Counters::bump(&self.gw.counters.congested);
-                    if let Receipt::PubRec { msg_id, .. } = receipt {
-                        self.state.forward_refused(msg_id);
-                    }
-                    debug!("broker busy, PUBLISH refused with congestion");
+            Err(_) => {
+                Counters::bump(&self.gw.counters.congested);
+                if let Receipt::PubRec { msg_id, .. } = receipt {
+                    self.state.forward_refused(msg_id);
+                }
+                debug!("broker busy, PUBLISH refused with congestion");
+                if let Some(answer) = receipt.congested() {
                     self.send(&answer);
                 }
-                None => {
-                    Counters::bump(&self.gw.counters.dropped);
-                    debug!("broker busy, QoS 0 PUBLISH dropped");
-                }
-            },
+            }
         }
     }
 
@@ -311,6 +324,7 @@ impl SnClient {
             key: session.key,
             filters: vec![(filter, subscription)],
         };
+        self.route.outbox.flush();
         self.awaiting_answer = true;
         let answered =
             self.gw
@@ -333,6 +347,7 @@ impl SnClient {
             key: session.key,
             filters: vec![filter],
         };
+        self.route.outbox.flush();
         let answered =
             self.gw
                 .broker
@@ -349,6 +364,7 @@ impl SnClient {
 
     fn set_will(&self, will: Option<Will>) {
         if let Some(session) = &self.session {
+            self.route.outbox.flush();
             self.gw.broker.do_send(SetWill {
                 key: session.key,
                 conn_id: self.conn_id,
@@ -420,6 +436,8 @@ impl SnClient {
             info!(was = ?before, "client lost");
         }
         self.apply(actions, ctx);
+        // A pause after "congestion" may have ended.
+        self.drain(ctx);
     }
 }
 

@@ -16,7 +16,7 @@ pub const MAX_TOPICS_PER_CLIENT: usize = 1024;
 /// Persistent sessions whose topic tables are kept between connections.
 pub const MAX_SAVED_TABLES: usize = 10_000;
 
-/// The predefined topic ids from `[mqttsn.predefined_topics]`, both ways.
+/// One client's view of the predefined topic ids, both ways.
 #[derive(Debug, Default)]
 pub struct Predefined {
     by_id: BTreeMap<TopicId, ByteString>,
@@ -26,11 +26,17 @@ pub struct Predefined {
 impl Predefined {
     /// The table from configuration (ids and names already validated).
     pub fn new(topics: &BTreeMap<u16, String>) -> Self {
+        Self::merged(&BTreeMap::new(), topics)
+    }
+
+    /// `own` over `shared`: an id in both names `own`'s topic, and a topic
+    /// in both is sent under `own`'s id.
+    fn merged(own: &BTreeMap<u16, String>, shared: &BTreeMap<u16, String>) -> Self {
         let mut table = Self::default();
-        for (id, name) in topics {
+        for (id, name) in own.iter().chain(shared) {
             let name = ByteString::from(name.as_str());
             table.by_name.entry(name.clone()).or_insert(*id);
-            table.by_id.insert(*id, name);
+            table.by_id.entry(*id).or_insert(name);
         }
         table
     }
@@ -43,6 +49,46 @@ impl Predefined {
     /// The predefined id of a topic name, if it has one.
     pub fn id(&self, name: &str) -> Option<TopicId> {
         self.by_name.get(name).copied()
+    }
+}
+
+/// `[mqttsn.predefined_topics]` and its per-client overrides
+/// (`[mqttsn.client_predefined_topics]`), each client's view built once.
+#[derive(Debug, Default)]
+pub struct PredefinedTopics {
+    shared: Arc<Predefined>,
+    by_client: HashMap<ByteString, Arc<Predefined>>,
+}
+
+impl PredefinedTopics {
+    /// The tables from configuration (ids and names already validated).
+    pub fn new(
+        shared: &BTreeMap<u16, String>,
+        by_client: &BTreeMap<String, BTreeMap<u16, String>>,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Predefined::new(shared)),
+            by_client: by_client
+                .iter()
+                .map(|(client_id, own)| {
+                    let view = Predefined::merged(own, shared);
+                    (ByteString::from(client_id.as_str()), Arc::new(view))
+                })
+                .collect(),
+        }
+    }
+
+    /// The ids every client has; all a QoS −1 publisher (no client id) has.
+    pub fn shared(&self) -> &Arc<Predefined> {
+        &self.shared
+    }
+
+    /// The ids `client_id` has.
+    pub fn for_client(&self, client_id: &str) -> Arc<Predefined> {
+        self.by_client
+            .get(client_id)
+            .unwrap_or(&self.shared)
+            .clone()
     }
 }
 

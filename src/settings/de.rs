@@ -68,14 +68,30 @@ pub(super) fn optional_socket_addr<'de, D: Deserializer<'de>>(
 pub(super) fn predefined_topics<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<BTreeMap<u16, String>, D::Error> {
-    let table = BTreeMap::<String, String>::deserialize(d)?;
+    topic_ids(BTreeMap::<String, String>::deserialize(d)?).map_err(de::Error::custom)
+}
+
+/// Tables of topic id → topic name, one per client id.
+pub(super) fn client_predefined_topics<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, BTreeMap<u16, String>>, D::Error> {
+    BTreeMap::<String, BTreeMap<String, String>>::deserialize(d)?
+        .into_iter()
+        .map(|(client_id, table)| match topic_ids(table) {
+            Ok(table) => Ok((client_id, table)),
+            Err(error) => Err(de::Error::custom(format_args!("{client_id:?}: {error}"))),
+        })
+        .collect()
+}
+
+fn topic_ids(table: BTreeMap<String, String>) -> Result<BTreeMap<u16, String>, String> {
     table
         .into_iter()
         .map(|(id, topic)| match id.trim().parse::<u16>() {
             Ok(id) => Ok((id, topic)),
-            Err(_) => Err(de::Error::custom(format_args!(
+            Err(_) => Err(format!(
                 "{id:?} is not a topic id (expected a number from 1 to 65534)"
-            ))),
+            )),
         })
         .collect()
 }

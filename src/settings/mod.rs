@@ -199,12 +199,20 @@ pub struct MqttSnSettings {
     /// Topic ids every client may use without REGISTER (id → topic name).
     #[serde(deserialize_with = "de::predefined_topics")]
     pub predefined_topics: BTreeMap<u16, String>,
+    /// Per-client predefined ids (client id → id → topic name); for that
+    /// client they win over `predefined_topics`.
+    #[serde(deserialize_with = "de::client_predefined_topics")]
+    pub client_predefined_topics: BTreeMap<String, BTreeMap<u16, String>>,
     /// Messages held for one MQTT-SN client (its session queue), asleep or not;
     /// when full, QoS 0 messages make room first.
     pub max_sleep_buffer: usize,
     /// Time to wait for a client's acknowledgement before resending. Whole seconds; at least 1.
     #[serde(deserialize_with = "de::seconds")]
     pub t_retry: Duration,
+    /// Time to wait before sending again to a client that answered "rejected:
+    /// congestion" (the spec's T_WAIT). Whole seconds; at least 1.
+    #[serde(deserialize_with = "de::seconds")]
+    pub t_wait: Duration,
     /// Resends before a client that does not answer is taken for lost.
     pub n_retry: u8,
     /// MQTT-SN clients at once, over every link; 0 means unlimited.
@@ -224,8 +232,10 @@ impl Default for MqttSnSettings {
             advertise_interval: 0,
             multicast: None,
             predefined_topics: BTreeMap::new(),
+            client_predefined_topics: BTreeMap::new(),
             max_sleep_buffer: 100,
             t_retry: Duration::from_secs(10),
+            t_wait: Duration::from_secs(300),
             n_retry: 3,
             max_clients: 1000,
             allow_qos_minus_one: true,
@@ -243,26 +253,42 @@ impl MqttSnSettings {
             }
         }
         at_least("mqttsn.t_retry", self.t_retry.as_secs(), 1)?;
+        at_least("mqttsn.t_wait", self.t_wait.as_secs(), 1)?;
         at_least("mqttsn.max_sleep_buffer", self.max_sleep_buffer, 1)?;
-        for (id, topic) in &self.predefined_topics {
-            let value = format!("{id} = {topic:?}");
-            if *id == 0 || *id == u16::MAX {
-                return Err(Violation::new(
-                    "mqttsn.predefined_topics",
-                    value,
-                    "topic ids 0 and 65535 are reserved",
-                ));
-            }
-            if let Err(error) = crate::protocol::topic::validate_topic_name(topic) {
-                return Err(Violation::new(
-                    "mqttsn.predefined_topics",
-                    value,
-                    format!("not a topic name: {error}"),
-                ));
-            }
+        check_topic_ids("mqttsn.predefined_topics", "", &self.predefined_topics)?;
+        for (client_id, table) in &self.client_predefined_topics {
+            let client = format!("{client_id:?}: ");
+            check_topic_ids("mqttsn.client_predefined_topics", &client, table)?;
         }
         Ok(())
     }
+}
+
+/// Ids 1 to 65534 naming valid topic names; `prefix` goes before each value
+/// in an error (the client id of a per-client table).
+fn check_topic_ids(
+    key: &'static str,
+    prefix: &str,
+    table: &BTreeMap<u16, String>,
+) -> Result<(), Violation> {
+    for (id, topic) in table {
+        let value = format!("{prefix}{id} = {topic:?}");
+        if *id == 0 || *id == u16::MAX {
+            return Err(Violation::new(
+                key,
+                value,
+                "topic ids 0 and 65535 are reserved",
+            ));
+        }
+        if let Err(error) = crate::protocol::topic::validate_topic_name(topic) {
+            return Err(Violation::new(
+                key,
+                value,
+                format!("not a topic name: {error}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Logging settings.

@@ -56,8 +56,10 @@ fn embedded_defaults_are_the_documented_values() {
             advertise_interval: 0,
             multicast: None,
             predefined_topics: BTreeMap::new(),
+            client_predefined_topics: BTreeMap::new(),
             max_sleep_buffer: 100,
             t_retry: Duration::from_secs(10),
+            t_wait: Duration::from_secs(300),
             n_retry: 3,
             max_clients: 1000,
             allow_qos_minus_one: true,
@@ -453,7 +455,7 @@ fn load_reports_an_unreadable_file() {
 #[test]
 fn mqttsn_section_reads_every_key() {
     let toml = "[mqttsn]\nudp = [\"127.0.0.1:0\", \"[::1]:0\"]\ngateway_id = 7\n\
-                advertise_interval = 30\nmulticast = \"225.1.1.1:1884\"\nt_retry = 2\n\
+                advertise_interval = 30\nmulticast = \"225.1.1.1:1884\"\nt_retry = 2\nt_wait = 7\n\
                 n_retry = 5\nmax_clients = 0\nallow_qos_minus_one = false\n\
                 [mqttsn.predefined_topics]\n1 = \"home/temp\"\n42 = \"home/door\"\n";
     let sn = Settings::from_toml(toml).unwrap().mqttsn;
@@ -461,6 +463,7 @@ fn mqttsn_section_reads_every_key() {
     assert_eq!((sn.gateway_id, sn.advertise_interval), (7, 30));
     assert_eq!(sn.multicast, Some(addr("225.1.1.1:1884")));
     assert_eq!((sn.t_retry, sn.n_retry), (Duration::from_secs(2), 5));
+    assert_eq!(sn.t_wait, Duration::from_secs(7));
     assert_eq!(sn.max_clients, 0);
     assert!(!sn.allow_qos_minus_one);
     let topics: Vec<_> = sn.predefined_topics.into_iter().collect();
@@ -468,6 +471,14 @@ fn mqttsn_section_reads_every_key() {
         topics,
         [(1, "home/temp".to_owned()), (42, "home/door".to_owned())]
     );
+    assert!(sn.client_predefined_topics.is_empty());
+    let per_client =
+        Settings::from_toml("[mqttsn.client_predefined_topics.\"node-7\"]\n1 = \"garage/temp\"\n")
+            .unwrap()
+            .mqttsn
+            .client_predefined_topics;
+    let node_7: Vec<_> = per_client["node-7"].clone().into_iter().collect();
+    assert_eq!(node_7, [(1, "garage/temp".to_owned())]);
     let off = Settings::from_toml("[mqttsn]\nudp = []").unwrap();
     assert!(off.mqttsn.udp.is_empty(), "an empty list turns UDP off");
     let env = with_env("", &[("WREN__MQTTSN__UDP", "127.0.0.1:1,127.0.0.1:2")]).unwrap();
@@ -492,6 +503,16 @@ fn mqttsn_errors_name_the_key() {
         (
             "[mqttsn.predefined_topics]\nabc = \"a\"",
             "mqttsn.predefined_topics: \"abc\" is not a topic id (expected a number from 1 to 65534)",
+        ),
+        (
+            "[mqttsn.client_predefined_topics.n7]\n65535 = \"a\"",
+            "mqttsn.client_predefined_topics: invalid value \"n7\": 65535 = \"a\": topic ids 0 \
+             and 65535 are reserved",
+        ),
+        (
+            "[mqttsn.client_predefined_topics.n7]\nx = \"a\"",
+            "mqttsn.client_predefined_topics: \"n7\": \"x\" is not a topic id (expected a \
+             number from 1 to 65534)",
         ),
         (
             "[mqttsn]\nmulticast = \"nowhere\"",

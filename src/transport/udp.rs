@@ -1,10 +1,9 @@
 //! UDP sockets for the MQTT-SN gateway: binding them, and nothing else.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::net::UdpSocket;
 use tracing::warn;
 
 /// Kernel receive buffer asked for each socket.
@@ -17,7 +16,8 @@ const RECV_BUFFER: usize = 1 << 20;
 /// `group` is a multicast address of a socket's family, the socket joins it on
 /// every interface, so SEARCHGW sent to the group is heard; a failed join is a
 /// warning, not an error (a host without multicast routing still serves unicast).
-/// Must be called inside a tokio runtime.
+/// The sockets are non-blocking and not yet registered with a reactor: each
+/// is handed to the thread that will serve it.
 pub fn bind(addrs: &[SocketAddr], group: Option<SocketAddr>) -> io::Result<Vec<UdpSocket>> {
     addrs
         .iter()
@@ -44,7 +44,7 @@ fn bind_one(addr: SocketAddr, group: Option<SocketAddr>) -> io::Result<UdpSocket
     if let Some(group) = group {
         join(&socket, group.ip());
     }
-    UdpSocket::from_std(socket.into())
+    Ok(socket.into())
 }
 
 fn join(socket: &Socket, group: IpAddr) {

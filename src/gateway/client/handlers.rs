@@ -40,6 +40,7 @@ impl ClientState {
                 self.topics_changed = true;
             }
         }
+        self.predefined = self.config.predefined.for_client(&connect.client_id);
         self.client_id = connect.client_id;
         self.clean_session = connect.clean_session;
         self.keep_alive = Duration::from_secs(u64::from(connect.duration));
@@ -148,6 +149,10 @@ impl ClientState {
         if msg_id != ack.msg_id {
             return Vec::new();
         }
+        if ack.return_code == ReturnCode::CONGESTION {
+            // Registered again with the message, once the pause is over.
+            return self.back_off(now);
+        }
         self.outstanding = None;
         let Some(held) = self.held.take() else {
             return Vec::new();
@@ -200,12 +205,15 @@ impl ClientState {
     }
 
     /// PUBACK of our QoS 1 PUBLISH, or a rejection of our QoS 2 one.
-    pub(super) fn on_puback(&mut self, ack: PubAck) -> Actions {
+    pub(super) fn on_puback(&mut self, ack: PubAck, now: Instant) -> Actions {
         let (Some(Expect::PubAck(id)) | Some(Expect::PubRec(id))) = self.expecting() else {
             return Vec::new();
         };
         if id.get() != ack.msg_id {
             return Vec::new();
+        }
+        if ack.return_code == ReturnCode::CONGESTION {
+            return self.back_off(now);
         }
         if ack.return_code == ReturnCode::INVALID_TOPIC_ID {
             // The client lost its topic table (a reboot): register again next time.
@@ -276,7 +284,7 @@ impl ClientState {
                     (filter.clone(), id)
                 }
             }
-            SubscribeTopic::Predefined(id) => match self.config.predefined.name(*id) {
+            SubscribeTopic::Predefined(id) => match self.predefined.name(*id) {
                 Some(name) => (name.clone(), *id),
                 None => return refuse(ReturnCode::INVALID_TOPIC_ID),
             },
@@ -296,7 +304,7 @@ impl ClientState {
     pub(super) fn on_unsubscribe(&mut self, unsubscribe: Unsubscribe) -> Actions {
         let filter = match unsubscribe.topic {
             SubscribeTopic::Name(filter) => Some(filter),
-            SubscribeTopic::Predefined(id) => self.config.predefined.name(id).cloned(),
+            SubscribeTopic::Predefined(id) => self.predefined.name(id).cloned(),
             SubscribeTopic::Short(name) => short_name(name),
         };
         match filter {

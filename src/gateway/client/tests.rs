@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::*;
 use crate::broker::publication::{Delivery, Publication, SessionKey};
-use crate::gateway::topics::Predefined;
+use crate::gateway::topics::PredefinedTopics;
 use crate::protocol::mqtt;
 use crate::protocol::mqttsn::{
     Connect, Disconnect, Message, PingReq, PubAck, Publish, QoS, RegAck, Register, ReturnCode,
@@ -17,15 +17,22 @@ use crate::protocol::mqttsn::{
 };
 
 const T_RETRY: Duration = Duration::from_secs(10);
+const T_WAIT: Duration = Duration::from_secs(300);
 
 fn config() -> ClientConfig {
     ClientConfig {
         t_retry: T_RETRY,
+        t_wait: T_WAIT,
         n_retry: 2,
-        predefined: Arc::new(Predefined::new(&BTreeMap::from([(
-            5,
-            "home/temp".to_owned(),
-        )]))),
+        predefined: Arc::new(PredefinedTopics::new(
+            &BTreeMap::from([(5, "home/temp".to_owned())]),
+            // A node whose firmware has other ids: 5 is its garage sensor,
+            // and it knows "home/temp" as 6.
+            &BTreeMap::from([(
+                "garage-node".to_owned(),
+                BTreeMap::from([(5, "garage/temp".to_owned()), (6, "home/temp".to_owned())]),
+            )]),
+        )),
     }
 }
 
@@ -87,6 +94,17 @@ fn sent(actions: &[Action]) -> Vec<Message> {
             _ => None,
         })
         .collect()
+}
+
+fn publish_msg(topic: Topic) -> Message {
+    Message::Publish(Publish {
+        dup: false,
+        qos: QoS::AtMostOnce,
+        retain: false,
+        topic,
+        msg_id: 0,
+        payload: Bytes::from_static(b"x"),
+    })
 }
 
 fn publish_of(actions: &[Action]) -> Publish {
@@ -332,6 +350,74 @@ fn gateway_registers_a_topic_before_its_first_publish() {
 }
 
 #[test]
+fn a_client_with_its_own_predefined_ids_uses_them_both_ways() {
+    let t0 = Instant::now();
+    let mut c = ClientState::new(config(), t0);
+    c.on_message(connect_msg("garage-node", true, false, 60), t0);
+    c.on_attached(SessionKey(1), t0);
+    let actions = c.on_message(publish_msg(Topic::Predefined(5)), t0);
+    assert!(
+        matches!(&actions[..], [Action::Forward { publication, .. }] if publication.topic == "garage/temp"),
+        "{actions:?}"
+    );
+    let out = c.deliver(
+        None,
+        &delivery("home/temp", mqtt::QoS::AtMostOnce),
+        false,
+        t0,
+    );
+    assert_eq!(publish_of(&out).topic, Topic::Predefined(6));
+    // Another client on the same gateway keeps the shared table.
+    let mut other = active(t0, 60);
+    let actions = other.on_message(publish_msg(Topic::Predefined(5)), t0);
+    assert!(
+        matches!(&actions[..], [Action::Forward { publication, .. }] if publication.topic == "home/temp")
+    );
+}
+
+#[test]
+fn register_refused_for_congestion_is_tried_again_after_t_wait() {
+    let t0 = Instant::now();
+    let mut c = active(t0, 0);
+    let actions = c.deliver(
+        Some(pid(1)),
+        &delivery("a/b", mqtt::QoS::AtLeastOnce),
+        false,
+        t0,
+    );
+    let [
+        Message::Register(Register {
+            topic_id, msg_id, ..
+        }),
+    ] = sent(&actions)[..]
+    else {
+        panic!("{actions:?}");
+    };
+    let busy = RegAck {
+        topic_id,
+        msg_id,
+        return_code: ReturnCode::CONGESTION,
+    };
+    assert!(
+        c.on_message(Message::RegAck(busy), t0).is_empty(),
+        "not discarded"
+    );
+    assert!(!c.wants_delivery());
+    c.on_tick(t0 + T_WAIT);
+    assert!(c.wants_delivery());
+    let again = c.deliver(
+        Some(pid(1)),
+        &delivery("a/b", mqtt::QoS::AtLeastOnce),
+        true,
+        t0 + T_WAIT,
+    );
+    assert!(
+        matches!(sent(&again)[..], [Message::Register(Register { topic_id: id, .. })] if id == topic_id),
+        "{again:?}"
+    );
+}
+
+#[test]
 fn rejected_register_discards_the_held_message() {
     let t0 = Instant::now();
     let mut c = active(t0, 60);
@@ -383,6 +469,70 @@ fn one_publish_in_flight_resent_with_dup_then_client_lost_after_n_retry() {
     assert!(publish_of(&c.on_tick(t0 + secs(20))).dup);
     assert_eq!(c.on_tick(t0 + secs(30)), [Action::End(Departure::Abnormal)]);
     assert_eq!(c.status(), Status::Lost);
+}
+
+fn congestion(topic_id: u16, msg_id: u16) -> Message {
+    Message::PubAck(PubAck {
+        topic_id,
+        msg_id,
+        return_code: ReturnCode::CONGESTION,
+    })
+}
+
+#[test]
+fn congestion_from_the_client_pauses_deliveries_for_t_wait_and_keeps_the_message() {
+    let t0 = Instant::now();
+    let mut c = active(t0, 0);
+    let sent_first = publish_of(&c.deliver(
+        Some(pid(7)),
+        &delivery("ab", mqtt::QoS::AtLeastOnce),
+        false,
+        t0,
+    ));
+    let refused = c.on_message(congestion(sent_first.topic.wire_id(), 7), t0 + secs(1));
+    assert!(
+        refused.is_empty(),
+        "not settled: it stays in the session queue, unacknowledged ({refused:?})"
+    );
+    assert!(!c.wants_delivery(), "paused");
+    assert!(c.on_tick(t0 + secs(1) + T_WAIT - secs(1)).is_empty());
+    assert!(!c.wants_delivery(), "still paused just before T_WAIT");
+    assert!(c.on_tick(t0 + secs(1) + T_WAIT).is_empty());
+    assert!(c.wants_delivery(), "T_WAIT is over");
+    // The session queue hands it back as a resend.
+    let again = publish_of(&c.deliver(
+        Some(pid(7)),
+        &delivery("ab", mqtt::QoS::AtLeastOnce),
+        true,
+        t0 + secs(1) + T_WAIT,
+    ));
+    assert_eq!((again.dup, again.msg_id), (true, 7));
+    assert_eq!(c.status(), Status::Active, "congestion is not a failure");
+}
+
+#[test]
+fn congestion_during_a_wake_ends_it_with_pingresp() {
+    let t0 = Instant::now();
+    let mut c = active(t0, 10);
+    c.on_message(Message::Disconnect(Disconnect { duration: Some(60) }), t0);
+    let wake = PingReq {
+        client_id: Some("node".into()),
+    };
+    c.on_message(Message::PingReq(wake), t0 + secs(5));
+    assert_eq!(c.status(), Status::Awake);
+    let publish = publish_of(&c.deliver(
+        Some(pid(1)),
+        &delivery("ab", mqtt::QoS::AtLeastOnce),
+        false,
+        t0 + secs(5),
+    ));
+    let answer = c.on_message(congestion(publish.topic.wire_id(), 1), t0 + secs(6));
+    assert_eq!(
+        sent(&answer),
+        [Message::PingResp],
+        "back to sleep; the message waits"
+    );
+    assert_eq!(c.status(), Status::Asleep);
 }
 
 #[test]
