@@ -63,16 +63,28 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
-    match Settings::load(Some(file)) {
-        Ok(_) => {
+    let checked = Settings::load(Some(file))
+        .map_err(anyhow::Error::from)
+        .and_then(|settings| referenced_files(&settings));
+    match checked {
+        Ok(()) => {
             eprintln!("{}: ok", file.display());
             Ok(())
         }
         Err(error) => {
-            eprintln!("{error}");
+            eprintln!("{error:#}");
             std::process::exit(1);
         }
     }
+}
+
+/// Reads the files the settings name (password file, ACL, certificates), as
+/// a start would, so a config that names a broken file is not called valid.
+fn referenced_files(settings: &Settings) -> anyhow::Result<()> {
+    wren::auth::Security::load(&settings.auth, settings.tls.use_identity_as_username)
+        .context("[auth]")?;
+    wren::transport::tls::Certificates::load(&settings.tls).context("[tls]")?;
+    Ok(())
 }
 
 fn run(config: Option<PathBuf>) -> anyhow::Result<()> {

@@ -19,14 +19,14 @@ pub mod password_file;
 
 use std::fmt;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use bytestring::ByteString;
 use tokio::sync::Semaphore;
-use tracing::info;
+use tracing::debug;
 
 use self::acl::{Acl, Grants};
 use self::password_file::PasswordFile;
@@ -316,7 +316,7 @@ impl Security {
     /// Re-reads the password and ACL files; on error the old rules stay.
     pub fn reload(&self) -> Result<(), AuthError> {
         let auth = Auth::load(&self.settings, self.use_identity_as_username)?;
-        info!(
+        debug!(
             passwords = self
                 .settings
                 .password_file
@@ -333,14 +333,6 @@ impl Security {
         );
         self.auth.store(Arc::new(auth));
         Ok(())
-    }
-
-    /// The configured files, for messages.
-    pub fn files(&self) -> (Option<&PathBuf>, Option<&PathBuf>) {
-        (
-            self.settings.password_file.as_ref(),
-            self.settings.acl_file.as_ref(),
-        )
     }
 }
 

@@ -6,8 +6,8 @@
 //! [`crate::broker::messages`]. Outgoing messages come from the session's
 //! shared queue ([`state::SessionState`]) when the broker wakes it.
 //!
-//! Files: `connect` (what a CONNECT is granted), `inbound` (one handler per
-//! packet kind), `outbound` (queue → PUBLISH, redelivery), `aliases` (v5
+//! Files: `connect` (what a CONNECT is granted), `login` (who it is: the
+//! `[auth]` check), `inbound` (one handler per packet kind), `outbound` (queue → PUBLISH, redelivery), `aliases` (v5
 //! topic aliases), `outlet` (non-blocking writes), `state` (the queue).
 
 mod aliases;
