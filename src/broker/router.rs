@@ -13,11 +13,15 @@ use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
 
+mod access;
+
 use super::publication::{ConnId, Delivery, Publication, SessionKey};
 use super::retained::RetainedStore;
 use super::subscriptions::SubscriptionTree;
 use crate::auth::Rights;
 use crate::auth::acl::{Grants, SubscribeVerdict};
+
+use self::access::{may_read, verdict};
 use crate::protocol::mqtt::{QoS, ReasonCode, RetainHandling, SubscriptionOptions};
 use crate::protocol::topic;
 use crate::session::state::{Pushed, SessionState, SharedSessionState};
@@ -252,36 +256,6 @@ impl<C: Connection> Router<C> {
             session_present,
             state,
             grants,
-        }
-    }
-
-    /// Judges a resumed session's subscriptions again by the rights of the
-    /// connection resuming it, which may belong to another user: filters it
-    /// may not read are dropped, the others restricted as needed.
-    fn rejudge(&mut self, key: SessionKey, reader: Option<&Arc<Grants>>) {
-        let Some(record) = self.sessions.get_mut(&key) else {
-            return;
-        };
-        if record.reader.as_ref() == reader {
-            return;
-        }
-        let filters: Vec<ByteString> = record.filters.iter().cloned().collect();
-        for filter in filters {
-            let Ok((group, inner)) = topic::parse_subscription(&filter) else {
-                continue;
-            };
-            let Some(mut stored) = self.tree.remove(group, inner, key) else {
-                continue;
-            };
-            match verdict(reader, inner) {
-                SubscribeVerdict::Denied => {
-                    record.filters.remove(&filter);
-                }
-                verdict => {
-                    stored.subscription.restricted = verdict == SubscribeVerdict::Filtered;
-                    self.tree.insert(group, inner, key, stored);
-                }
-            }
         }
     }
 
@@ -617,21 +591,6 @@ impl<C: Connection> Router<C> {
 /// Unpredictable enough for assigned client ids, without a dependency or a
 /// clock: std seeds `RandomState` from the OS once per thread and gives every
 /// new instance different keys, so each hash of nothing differs.
-/// How a subscription to `filter` stands with `reader` (`None`: no ACL).
-fn verdict(reader: Option<&Arc<Grants>>, filter: &str) -> SubscribeVerdict {
-    reader.map_or(SubscribeVerdict::Allowed, |grants| {
-        grants.subscription(filter)
-    })
-}
-
-/// Whether the session of `record` may read `topic`; called only for
-/// restricted subscriptions, so sessions without an ACL never pay for it.
-fn may_read<C>(record: Option<&SessionRecord<C>>, topic: &str) -> bool {
-    record
-        .and_then(|r| r.reader.as_ref())
-        .is_none_or(|grants| grants.may_read(topic))
-}
-
 fn random_u64() -> u64 {
     use std::hash::BuildHasher;
     std::collections::hash_map::RandomState::new().hash_one(())
