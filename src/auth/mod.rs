@@ -21,6 +21,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -158,12 +159,15 @@ static HASHING: Semaphore = Semaphore::const_new(2);
 
 /// [`Auth::authenticate`] on tokio's blocking pool, for checks that hash,
 /// so the connection's worker thread keeps serving its other connections.
+/// A check that cannot start within `max_wait` (a flood of logins ahead of
+/// it) is refused as [`Refusal::Busy`] instead of queueing without bound.
 pub async fn authenticate_off_thread(
     auth: Arc<Auth>,
     credentials: Credentials,
+    max_wait: Duration,
 ) -> Result<Identity, Refusal> {
-    let Ok(_permit) = HASHING.acquire().await else {
-        return Err(Refusal::NotAuthorized);
+    let Ok(Ok(_permit)) = tokio::time::timeout(max_wait, HASHING.acquire()).await else {
+        return Err(Refusal::Busy);
     };
     tokio::task::spawn_blocking(move || auth.authenticate(&credentials))
         .await
@@ -177,6 +181,8 @@ pub enum Refusal {
     BadCredentials,
     /// Anonymous, where the policy does not allow it (0x87 / 5).
     NotAuthorized,
+    /// Too many password checks waiting (0x89 / 3).
+    Busy,
 }
 
 impl Auth {
@@ -426,6 +432,20 @@ mod tests {
             open.authenticate(&creds(None, None, LAN)),
             Ok(Identity::Anonymous)
         );
+    }
+
+    #[tokio::test]
+    async fn password_checks_queue_boundedly_and_off_thread() {
+        let hash = password_file::hash("pw").unwrap();
+        let a = Arc::new(auth(Some(&format!("alice:{hash}\n")), None));
+        let ok = creds(Some("alice"), Some(b"pw"), LAN);
+        let wait = Duration::from_millis(50);
+        let all = HASHING.acquire_many(2).await.unwrap();
+        let busy = authenticate_off_thread(a.clone(), ok.clone(), wait).await;
+        assert_eq!(busy, Err(Refusal::Busy));
+        drop(all);
+        let done = authenticate_off_thread(a, ok, wait).await;
+        assert_eq!(done, Ok(Identity::User("alice".into())));
     }
 
     #[test]

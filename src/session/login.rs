@@ -27,7 +27,8 @@ impl MqttSession {
         // Nothing else is read, and the connect timeout does not apply, until the check is done.
         self.phase = Phase::Attaching;
         self.blocked = true;
-        let check = auth::authenticate_off_thread(auth.clone(), credentials);
+        let max_wait = self.cx.config.connect_timeout;
+        let check = auth::authenticate_off_thread(auth.clone(), credentials, max_wait);
         ctx.wait(check.into_actor(self).map(move |verdict, session, ctx| {
             session.blocked = false;
             session.logged_in(connect, terms, &auth, verdict, ctx);
@@ -49,6 +50,7 @@ impl MqttSession {
                 let code = match refusal {
                     Refusal::BadCredentials => ReasonCode::BAD_USER_NAME_OR_PASSWORD,
                     Refusal::NotAuthorized => ReasonCode::NOT_AUTHORIZED,
+                    Refusal::Busy => ReasonCode::SERVER_BUSY,
                 };
                 info!(client_id = %connect.client_id, user = ?connect.username, reason = ?refusal, "connection refused");
                 return self.refuse(code, ctx);
