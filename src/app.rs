@@ -282,7 +282,7 @@ async fn start_listeners(
             tasks.push(actix::spawn(serve));
         }
     }
-    addrs.mqttsn_udp = start_mqttsn(settings, &broker, &reloadable.security, workers)?;
+    addrs.mqttsn_udp = start_mqttsn(settings, &broker, &reloadable.security, workers, &mut tasks)?;
     Ok((addrs, broker, tasks))
 }
 
@@ -299,16 +299,18 @@ fn http_context(settings: &Settings, cx: SessionContext) -> HttpContext {
     }
 }
 
-/// Binds the MQTT-SN sockets and starts one link per socket.
+/// Binds the MQTT-SN sockets and starts one link per socket, and one per
+/// `[[radio]]` (its port task goes into `tasks`, stopped at shutdown).
 fn start_mqttsn(
     settings: &Settings,
     broker: &Addr<Broker>,
     security: &Arc<Security>,
     workers: &Workers,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> anyhow::Result<Vec<SocketAddr>> {
     let sn = &settings.mqttsn;
     let admission = Admission::new(sn.clients.clone(), security.clone());
-    if !sn.udp.is_empty() {
+    if !sn.udp.is_empty() || !settings.radio.is_empty() {
         info!("{}", admission.describe());
     }
     let gateway = Gateway {
@@ -341,6 +343,14 @@ fn start_mqttsn(
             }
         });
         bound.push(local);
+    }
+    // A radio whose port is missing now does not stop wren: its task keeps
+    // retrying, and its link serves the nodes once the port appears. Radio
+    // links (a few frames a second at most) stay on this thread.
+    for radio in &settings.radio {
+        let radio = crate::radio::start(radio);
+        SnLink::start(gateway.clone(), radio.transport);
+        tasks.push(radio.task);
     }
     Ok(bound)
 }

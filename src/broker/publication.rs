@@ -39,9 +39,11 @@ pub struct Publication {
     pub qos: QoS,
     pub retain: bool,
     /// MQTT 5 properties forwarded to subscribers (payload format, content type,
-    /// response topic, correlation data, user properties). Topic alias and
-    /// subscription identifiers are per connection and never stored here.
-    pub properties: Properties,
+    /// response topic, correlation data, user properties); `None` when there
+    /// are none, as for most messages, so a queued message costs no room for
+    /// them. Topic alias, subscription identifiers and message expiry are per
+    /// delivery and never stored here.
+    pub properties: Option<Box<Properties>>,
     /// When the message expires (MQTT 5 message expiry interval); never for `None`.
     pub expires_at: Option<Instant>,
     /// The session that published it, for the no-local subscription option.
@@ -49,6 +51,15 @@ pub struct Publication {
 }
 
 impl Publication {
+    /// What to keep of a PUBLISH's or will's `properties` (see the field).
+    pub fn forwarded(mut properties: Properties) -> Option<Box<Properties>> {
+        properties.topic_alias = None;
+        properties.subscription_identifiers.clear();
+        properties.message_expiry_interval = None;
+        properties.will_delay_interval = None;
+        (properties != Properties::default()).then(|| Box::new(properties))
+    }
+
     /// True once the message expiry interval has passed.
     pub fn is_expired(&self, now: Instant) -> bool {
         self.expires_at.is_some_and(|at| at <= now)

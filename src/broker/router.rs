@@ -604,7 +604,6 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::protocol::mqtt::Properties;
 
     /// Records what the router asked of a connection.
     #[derive(Clone, Default)]
@@ -654,7 +653,7 @@ mod tests {
             payload: Bytes::from_static(payload),
             qos,
             retain,
-            properties: Properties::default(),
+            properties: None,
             expires_at: None,
             origin: None,
         }

@@ -1,7 +1,8 @@
 //! Which MQTT-SN clients the gateway admits, and what they may publish.
 //!
 //! MQTT-SN 1.2 CONNECT carries no credentials, so a client is known by its
-//! client id and the link address it sends from: `[mqttsn.clients]` lists
+//! client id and the link address it sends from (UDP, or a radio node
+//! address): `[mqttsn.clients]` lists
 //! the ids allowed and where each must come from. With an empty list every
 //! client is admitted (said once at startup). Either way the ACL
 //! (`[auth] acl_file`) applies to each client as an anonymous user under its
@@ -74,12 +75,14 @@ impl Admission {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotAdmitted;
 
-/// Whether `addr` is where `expected` says. Radio links carry no IP
-/// address, so an allow-listed client can only come over UDP.
+/// Whether `addr` is where `expected` says: a UDP source address, or a
+/// radio node address (behind a forwarder, the node id it wraps).
 fn from(expected: &ExpectedAddr, addr: &ClientAddr) -> bool {
-    match &addr.peer {
-        Peer::Udp(source) => expected.admits(*source),
-        Peer::Radio(_) => false,
+    match (&addr.peer, &addr.node) {
+        (Peer::Udp(source), None) => expected.admits(*source),
+        (Peer::Radio(octets), None) => expected.admits_radio(octets),
+        // Behind a forwarder the wireless node is known by its node id.
+        (_, Some(node)) => expected.admits_radio(node),
     }
 }
 
@@ -154,6 +157,22 @@ mod tests {
             node: None,
         };
         assert_eq!(a.connect("kitchen", &radio).err(), Some(NotAdmitted));
+        let node = ExpectedAddr::Radio {
+            len: 2,
+            octets: [1, 2, 0, 0, 0, 0, 0, 0],
+        };
+        let (b, _) = admission(&[], None);
+        let b = Admission::new([("node".to_owned(), node)].into(), b.security);
+        assert!(b.connect("node", &radio).is_ok());
+        let wrapped = ClientAddr {
+            peer: Peer::Udp("10.0.0.7:1".parse().unwrap()),
+            node: Some(bytes::Bytes::from_static(&[1, 2])),
+        };
+        assert!(b.connect("node", &wrapped).is_ok());
+        assert_eq!(
+            b.connect("node", &udp("10.0.0.7:1")).err(),
+            Some(NotAdmitted)
+        );
         assert!(a.publish_minus_one(&udp("10.0.0.7:9"), "t"));
         assert!(!a.publish_minus_one(&udp("10.0.0.99:9"), "t"));
     }

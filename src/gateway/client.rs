@@ -26,7 +26,7 @@ use bytestring::ByteString;
 use super::topics::{Predefined, PredefinedTopics, TopicTable, short_name};
 use crate::broker::publication::{Delivery, Publication, SessionKey};
 use crate::broker::router::{Departure, Will};
-use crate::protocol::mqtt::{self, PacketId, Properties};
+use crate::protocol::mqtt::{self, PacketId};
 use crate::protocol::mqttsn::{
     Disconnect, Message, MsgId, PubAck, Publish, QoS, Register, ReturnCode, ShortName, Topic,
     TopicId, WillTopic,
@@ -251,7 +251,7 @@ pub fn publication(
         payload: publish.payload.clone(),
         qos: to_mqtt(publish.qos),
         retain: publish.retain,
-        properties: Properties::default(),
+        properties: None,
         expires_at: None,
         origin,
     }

@@ -24,7 +24,7 @@ use tracing::debug;
 
 use super::Counters;
 use super::client::Receipt;
-use super::datagram::{ClientAddr, DatagramSink};
+use super::datagram::{ClientAddr, Datagram, DatagramSink};
 use crate::broker::Broker;
 use crate::broker::messages::Publish;
 use crate::broker::publication::Publication;
@@ -108,21 +108,26 @@ impl Outbox {
                 "broker busy, publications refused"
             );
         }
-        for reply in batch.replies {
-            let answer = if accepted {
-                reply.receipt.accepted()
-            } else {
-                reply.receipt.congested()
-            };
-            if let Some(message) = answer {
-                super::send(
-                    self.sink.as_ref(),
-                    &self.counters,
-                    &reply.addr,
-                    reply.ctrl,
-                    &message,
-                );
-            }
+        let answers: Vec<Datagram> = batch
+            .replies
+            .iter()
+            .filter_map(|reply| {
+                let message = if accepted {
+                    reply.receipt.accepted()
+                } else {
+                    reply.receipt.congested()
+                }?;
+                let payload = super::frame(&reply.addr, reply.ctrl, &message)?;
+                Some(Datagram {
+                    peer: reply.addr.peer.clone(),
+                    payload,
+                })
+            })
+            .collect();
+        let failed = self.sink.send_all(&answers);
+        if failed > 0 {
+            Counters::add(&self.counters.send_failures, failed as u64);
+            debug!(failed, "answers not sent");
         }
     }
 }

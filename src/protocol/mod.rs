@@ -5,5 +5,6 @@
 pub mod http;
 pub mod mqtt;
 pub mod mqttsn;
+pub mod radio;
 pub mod topic;
 pub mod websocket;

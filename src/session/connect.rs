@@ -119,7 +119,7 @@ pub fn will_of(connect: &Connect, now: Instant) -> Option<Will> {
             payload: will.payload.clone(),
             qos: will.qos,
             retain: will.retain,
-            properties,
+            properties: Publication::forwarded(properties),
             expires_at,
             origin: None,
         },
@@ -313,10 +313,8 @@ mod tests {
         });
         let will = will_of(&v5, Instant::now()).unwrap();
         assert_eq!(will.delay, 30);
-        assert_eq!(will.publication.properties.will_delay_interval, None);
-        assert_eq!(
-            will.publication.properties.content_type.as_deref(),
-            Some("text/plain")
-        );
+        let kept = will.publication.properties.unwrap();
+        assert_eq!(kept.will_delay_interval, None);
+        assert_eq!(kept.content_type.as_deref(), Some("text/plain"));
     }
 }

@@ -180,10 +180,8 @@ impl MqttSession {
         };
         let (qos, packet_id) = (publish.qos, publish.packet_id);
         if forward {
-            let mut properties = publish.properties;
-            properties.topic_alias = None;
-            properties.subscription_identifiers.clear();
-            let expires_at = properties
+            let expires_at = publish
+                .properties
                 .message_expiry_interval
                 .map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
             self.batch.push(Publication {
@@ -191,7 +189,7 @@ impl MqttSession {
                 payload: publish.payload,
                 qos,
                 retain: publish.retain,
-                properties,
+                properties: Publication::forwarded(publish.properties),
                 expires_at,
                 origin: Some(key),
             });

@@ -117,7 +117,11 @@ fn write_delivery(
     let (topic, properties) = if version.is_v5() {
         let (topic, alias) = live.aliases_out.apply(&publication.topic);
         new_alias = alias.is_some() && !topic.is_empty();
-        let mut properties = publication.properties.clone();
+        let mut properties = publication
+            .properties
+            .as_deref()
+            .cloned()
+            .unwrap_or_default();
         properties.topic_alias = alias;
         properties
             .subscription_identifiers

@@ -331,7 +331,6 @@ mod tests {
 
     use super::*;
     use crate::broker::publication::Publication;
-    use crate::protocol::mqtt::Properties;
 
     fn delivery(qos: QoS, expires_at: Option<Instant>) -> Delivery {
         Delivery {
@@ -340,7 +339,7 @@ mod tests {
                 payload: Bytes::from_static(b"x"),
                 qos,
                 retain: false,
-                properties: Properties::default(),
+                properties: None,
                 expires_at,
                 origin: None,
             }),

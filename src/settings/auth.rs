@@ -80,6 +80,9 @@ pub enum ExpectedAddr {
     Host(IpAddr),
     /// Exactly this address and port.
     Socket(SocketAddr),
+    /// A radio link's node address (an XBee 64-bit address, a LoRa node
+    /// id), written `"radio:0013a20041b2c3d4"`; up to 8 octets.
+    Radio { len: u8, octets: [u8; 8] },
 }
 
 impl ExpectedAddr {
@@ -89,7 +92,38 @@ impl ExpectedAddr {
         match *self {
             Self::Host(host) => canonical(host) == ip,
             Self::Socket(addr) => canonical(addr.ip()) == ip && addr.port() == source.port(),
+            Self::Radio { .. } => false,
         }
+    }
+
+    /// Whether a radio node address fits.
+    pub fn admits_radio(&self, address: &[u8]) -> bool {
+        match self {
+            Self::Radio { len, octets } => octets.get(..usize::from(*len)) == Some(address),
+            _ => false,
+        }
+    }
+
+    /// Parses `"ip"`, `"ip:port"` or `"radio:HEX"`.
+    fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if let Some(hex) = text.strip_prefix("radio:") {
+            let bytes = hex.as_bytes();
+            if bytes.is_empty() || bytes.len() % 2 != 0 || bytes.len() > 16 {
+                return None;
+            }
+            let mut octets = [0u8; 8];
+            for (i, pair) in bytes.chunks(2).enumerate() {
+                let pair = std::str::from_utf8(pair).ok()?;
+                octets[i] = u8::from_str_radix(pair, 16).ok()?;
+            }
+            let len = u8::try_from(bytes.len() / 2).ok()?;
+            return Some(Self::Radio { len, octets });
+        }
+        text.parse::<SocketAddr>()
+            .map(Self::Socket)
+            .or_else(|_| text.parse::<IpAddr>().map(Self::Host))
+            .ok()
     }
 }
 
@@ -110,15 +144,10 @@ pub(super) fn sn_clients<'de, D: Deserializer<'de>>(
     table
         .into_iter()
         .map(|(id, addr)| {
-            let text = addr.trim();
-            let parsed = text
-                .parse::<SocketAddr>()
-                .map(ExpectedAddr::Socket)
-                .or_else(|_| text.parse::<IpAddr>().map(ExpectedAddr::Host));
-            match parsed {
-                Ok(expected) => Ok((id, expected)),
-                Err(_) => Err(de::Error::custom(format_args!(
-                    "client {id:?}: {addr:?} is not an address (expected \"ip\" or \"ip:port\")"
+            match ExpectedAddr::parse(&addr) {
+                Some(expected) => Ok((id, expected)),
+                None => Err(de::Error::custom(format_args!(
+                    "client {id:?}: {addr:?} is not an address (expected \"ip\", \"ip:port\" or \"radio:HEX\")"
                 ))),
             }
         })
@@ -172,7 +201,8 @@ mod tests {
     fn keys_parse_and_errors_name_them() {
         let s = Settings::from_toml(
             "[auth]\npassword_file = \"/etc/wren/passwd\"\nallow_anonymous = true\n\
-             [mqttsn.clients]\nkitchen = \"192.168.1.7\"\nhall = \"10.0.0.2:5000\"\n",
+             [mqttsn.clients]\nkitchen = \"192.168.1.7\"\nhall = \"10.0.0.2:5000\"\n\
+             xbee = \"radio:0013A20041b2c3d4\"\n",
         )
         .unwrap();
         assert_eq!(
@@ -184,6 +214,10 @@ mod tests {
         assert!(kitchen.admits("192.168.1.7:1234".parse().unwrap()));
         assert!(kitchen.admits("[::ffff:192.168.1.7]:9".parse().unwrap()));
         assert!(!kitchen.admits("192.168.1.8:1234".parse().unwrap()));
+        let xbee = s.mqttsn.clients["xbee"];
+        assert!(xbee.admits_radio(&[0x00, 0x13, 0xa2, 0x00, 0x41, 0xb2, 0xc3, 0xd4]));
+        assert!(!xbee.admits_radio(&[0x00, 0x13]));
+        assert!(!xbee.admits("10.0.0.2:5000".parse().unwrap()));
         let hall = s.mqttsn.clients["hall"];
         assert!(hall.admits("10.0.0.2:5000".parse().unwrap()));
         assert!(!hall.admits("10.0.0.2:5001".parse().unwrap()));

@@ -64,8 +64,8 @@ pub enum SettingsError {
     /// A well-formed value outside its allowed range.
     #[error("{key}: invalid value {value}: {reason}{}", suffix(.origin))]
     Invalid {
-        /// Dotted path of the key, e.g. `limits.max_inflight`.
-        key: &'static str,
+        /// Dotted path of the key, e.g. `limits.max_inflight` or `radio[0].kind`.
+        key: String,
         /// The value as found.
         value: String,
         /// The rule it breaks.

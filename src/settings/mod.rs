@@ -30,6 +30,7 @@ pub mod auth;
 mod de;
 mod error;
 mod layers;
+mod radio;
 #[cfg(test)]
 mod tests;
 
@@ -44,6 +45,7 @@ use serde::Deserialize;
 
 pub use auth::{AuthSettings, ExpectedAddr, TlsSettings};
 pub use error::{Origin, SettingsError};
+pub use radio::{LoraSettings, RadioKind, RadioSettings, TextEncoding};
 
 /// The embedded default configuration, documented key by key.
 ///
@@ -68,6 +70,11 @@ pub struct Settings {
     pub mqttsn: MqttSnSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Serial radio links (`[[radio]]` tables); none by default. The one
+    /// `#[serde(default)]` here: an array of tables has no entry in the
+    /// embedded file to take defaults from.
+    #[serde(default)]
+    pub radio: Vec<RadioSettings>,
     /// Passwords, ACLs and the anonymous policy (`settings/auth.rs`).
     pub auth: AuthSettings,
     /// The certificate of the TLS listeners (`settings/auth.rs`).
@@ -347,6 +354,7 @@ impl Settings {
         self.http.check()?;
         self.limits.check()?;
         self.mqttsn.check()?;
+        radio::check(&self.radio)?;
         self.tls
             .check(self.mqtt.tls.len() + self.http.tls_listen.len())?;
         self.log.check()
@@ -463,15 +471,15 @@ impl LogSettings {
 /// came from.
 #[derive(Debug)]
 struct Violation {
-    key: &'static str,
+    key: String,
     value: String,
     reason: String,
 }
 
 impl Violation {
-    fn new(key: &'static str, value: impl Display, reason: impl Into<String>) -> Self {
+    fn new(key: impl Into<String>, value: impl Display, reason: impl Into<String>) -> Self {
         Self {
-            key,
+            key: key.into(),
             value: value.to_string(),
             reason: reason.into(),
         }
@@ -479,7 +487,7 @@ impl Violation {
 
     fn into_error(self, merged: &layers::Merged) -> SettingsError {
         SettingsError::Invalid {
-            origin: merged.origin_of(self.key),
+            origin: merged.origin_of(&self.key),
             key: self.key,
             value: self.value,
             reason: self.reason,

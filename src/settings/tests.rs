@@ -68,6 +68,7 @@ fn embedded_defaults_are_the_documented_values() {
         log: LogSettings {
             level: "info".into(),
         },
+        radio: Vec::new(),
         auth: AuthSettings::default(),
         tls: TlsSettings::default(),
     };
@@ -344,8 +345,8 @@ fn unknown_keys_list_the_known_ones() {
          max_connection_rate, max_inflight, max_queued, connect_timeout, max_keepalive) (from TOML text)"
     );
     assert_eq!(
-        error_of("[radio]\nport = 1883"),
-        "radio: unknown key (known keys: mqtt, http, limits, mqttsn, log, auth, tls) (from TOML text)"
+        error_of("[radios]\nport = 1883"),
+        "radios: unknown key (known keys: mqtt, http, limits, mqttsn, log, radio, auth, tls) (from TOML text)"
     );
     // Keys are case-sensitive, as in TOML.
     assert!(error_of("[limits]\nMax_Queued = 1").starts_with("limits.Max_Queued: unknown key"));

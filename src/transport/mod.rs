@@ -9,6 +9,7 @@
 pub mod http;
 pub mod limit;
 pub mod rate;
+pub mod serial;
 pub mod tcp;
 pub mod tls;
 pub mod udp;

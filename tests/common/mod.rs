@@ -5,11 +5,13 @@
 //! - `raw`: a raw-bytes TCP client with bounded waits
 //! - `clients`: `rumqttc` 3.1.1 and 5.0 clients on a background task
 //! - `sn`: MQTT-SN datagrams built and parsed by hand, and a UDP node
+//! - `radio`: radio modems played over pty pairs, with a node behind each
 //!
 //! Each test binary uses a different subset of these helpers.
 #![allow(dead_code, unused_imports)]
 
 pub mod clients;
+pub mod radio;
 pub mod raw;
 pub mod sn;
 pub mod wire;

@@ -69,7 +69,7 @@ mod tests {
     use crate::auth::acl::Acl;
     use crate::broker::publication::Publication;
     use crate::broker::router::{Attached, ConnectRequest, RouterConfig, Subscription};
-    use crate::protocol::mqtt::{Properties, QoS, ReasonCode, SubscriptionOptions};
+    use crate::protocol::mqtt::{QoS, ReasonCode, SubscriptionOptions};
 
     struct Quiet;
 
@@ -110,7 +110,7 @@ mod tests {
             payload: Bytes::from_static(b"m"),
             qos: QoS::AtMostOnce,
             retain,
-            properties: Properties::default(),
+            properties: None,
             expires_at: None,
             origin: None,
         });

@@ -8,7 +8,6 @@ use super::{
 };
 use crate::broker::publication::Publication;
 use crate::broker::router::{Departure, Will};
-use crate::protocol::mqtt::Properties;
 use crate::protocol::mqttsn::{
     Connect, Disconnect, Message, MsgId, PubAck, Publish, QoS, RegAck, Register, ReturnCode,
     SubAck, Subscribe, SubscribeTopic, Unsubscribe, WillMsg, WillTopic,
@@ -111,7 +110,7 @@ impl ClientState {
                 payload: self.will.payload.clone(),
                 qos: to_mqtt(topic.qos),
                 retain: topic.retain,
-                properties: Properties::default(),
+                properties: None,
                 expires_at: None,
                 origin: None,
             },
