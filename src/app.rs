@@ -15,9 +15,11 @@ use anyhow::{Context as _, anyhow};
 use tokio::sync::oneshot;
 use tracing::info;
 
+use crate::auth::Security;
 use crate::broker::Broker;
 use crate::broker::messages::Shutdown;
 use crate::broker::router::RouterConfig;
+use crate::gateway::admission::Admission;
 use crate::gateway::datagram;
 use crate::gateway::link::SnLink;
 use crate::gateway::topics::TopicRegistry;
@@ -27,6 +29,7 @@ use crate::session::connect::SessionConfig;
 use crate::settings::Settings;
 use crate::transport::http::{self, HttpContext};
 use crate::transport::limit::ConnectionLimit;
+use crate::transport::tls::{self, Certificates};
 use crate::transport::workers::Workers;
 use crate::transport::{tcp, udp, ws};
 
@@ -42,11 +45,23 @@ pub struct BoundAddrs {
     pub http: Vec<SocketAddr>,
     /// MQTT-SN UDP sockets; empty when `[mqttsn] udp = []`.
     pub mqttsn_udp: Vec<SocketAddr>,
+    /// `[mqtt] tls`: MQTT over TLS.
+    pub mqtt_tls: Vec<SocketAddr>,
+    /// `[http] tls_listen`: HTTPS and MQTT over secure WebSocket.
+    pub https: Vec<SocketAddr>,
+}
+
+/// What SIGHUP reloads: the auth files and the TLS certificate.
+#[derive(Clone)]
+struct Reloadable {
+    security: Arc<Security>,
+    certs: Option<Arc<Certificates>>,
 }
 
 /// A running gateway.
 pub struct Server {
     addrs: BoundAddrs,
+    reloadable: Reloadable,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -54,15 +69,24 @@ pub struct Server {
 impl Server {
     /// Starts wren with `settings`; returns when it is ready for clients.
     pub fn start(settings: Settings) -> anyhow::Result<Self> {
+        let reloadable = Reloadable {
+            security: Arc::new(
+                Security::load(&settings.auth, settings.tls.use_identity_as_username)
+                    .context("[auth]")?,
+            ),
+            certs: Certificates::load(&settings.tls).context("[tls]")?,
+        };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel();
+        let shared = reloadable.clone();
         let thread = std::thread::Builder::new()
             .name("wren-broker".into())
-            .spawn(move || run_system(settings, ready_tx, stop_rx))
+            .spawn(move || run_system(settings, shared, ready_tx, stop_rx))
             .context("cannot start the broker thread")?;
         match ready_rx.recv() {
             Ok(Ok(addrs)) => Ok(Self {
                 addrs,
+                reloadable,
                 stop: Some(stop_tx),
                 thread: Some(thread),
             }),
@@ -80,6 +104,17 @@ impl Server {
     /// Where the listeners are.
     pub fn addrs(&self) -> &BoundAddrs {
         &self.addrs
+    }
+
+    /// Re-reads the password file, the ACL file and the TLS certificate
+    /// (SIGHUP). Connections made from now on use them; on error the old
+    /// ones stay in force.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        self.reloadable.security.reload().context("[auth]")?;
+        if let Some(certs) = &self.reloadable.certs {
+            certs.reload().context("[tls]")?;
+        }
+        Ok(())
     }
 
     /// Closes every connection (v5 clients get DISCONNECT 0x8B) and stops.
@@ -108,13 +143,14 @@ impl Drop for Server {
 
 fn run_system(
     settings: Settings,
+    reloadable: Reloadable,
     ready: std::sync::mpsc::Sender<anyhow::Result<BoundAddrs>>,
     stop: oneshot::Receiver<()>,
 ) -> anyhow::Result<()> {
     let system = System::new();
     system.block_on(async move {
         let workers = Workers::start(std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let started = start_listeners(&settings, &workers).await;
+        let started = start_listeners(&settings, &reloadable, &workers).await;
         let (broker, tasks) = match started {
             Ok((addrs, broker, tasks)) => {
                 let _ = ready.send(Ok(addrs));
@@ -140,7 +176,11 @@ fn run_system(
 
 type Started = (BoundAddrs, Addr<Broker>, Vec<tokio::task::JoinHandle<()>>);
 
-async fn start_listeners(settings: &Settings, workers: &Workers) -> anyhow::Result<Started> {
+async fn start_listeners(
+    settings: &Settings,
+    reloadable: &Reloadable,
+    workers: &Workers,
+) -> anyhow::Result<Started> {
     let broker = Broker::new(RouterConfig {
         max_queued: settings.limits.max_queued,
         retain_available: settings.mqtt.retain_available,
@@ -150,18 +190,31 @@ async fn start_listeners(settings: &Settings, workers: &Workers) -> anyhow::Resu
         broker: broker.clone(),
         config: Arc::new(session_config(settings)),
         listener: "tcp",
+        security: reloadable.security.clone(),
+        certificate_name: None,
     };
-    let limit = ConnectionLimit::new(settings.limits.max_connections);
+    let limit = ConnectionLimit::new(settings.limits.max_connections)
+        .with_rate(settings.limits.max_connection_rate);
     let tcp_listeners = tcp::bind(&settings.mqtt.tcp, "mqtt.tcp").await?;
     let http_listeners = tcp::bind(&settings.http.listen, "http.listen").await?;
+    let tls_listeners = tcp::bind(&settings.mqtt.tls, "mqtt.tls").await?;
+    let https_listeners = tcp::bind(&settings.http.tls_listen, "http.tls_listen").await?;
     let mut addrs = BoundAddrs {
         mqtt_tcp: Vec::new(),
         http: Vec::new(),
         mqttsn_udp: Vec::new(),
+        mqtt_tls: Vec::new(),
+        https: Vec::new(),
     };
+    let auth = reloadable.security.current();
     let mut tasks = Vec::new();
     for listener in tcp_listeners {
-        addrs.mqtt_tcp.push(listener.local_addr()?);
+        let addr = listener.local_addr()?;
+        info!(
+            "{}",
+            auth.describe(&format!("mqtt tcp {addr}"), addr.ip().is_loopback())
+        );
+        addrs.mqtt_tcp.push(addr);
         tasks.push(actix::spawn(tcp::serve(
             listener,
             cx.clone(),
@@ -169,9 +222,14 @@ async fn start_listeners(settings: &Settings, workers: &Workers) -> anyhow::Resu
             limit.clone(),
         )));
     }
-    let http_cx = Arc::new(http_context(settings, cx));
+    let http_cx = Arc::new(http_context(settings, cx.clone()));
     for listener in http_listeners {
-        addrs.http.push(listener.local_addr()?);
+        let addr = listener.local_addr()?;
+        info!(
+            "{}",
+            auth.describe(&format!("websocket {addr}"), addr.ip().is_loopback())
+        );
+        addrs.http.push(addr);
         tasks.push(actix::spawn(http::serve(
             listener,
             http_cx.clone(),
@@ -179,7 +237,52 @@ async fn start_listeners(settings: &Settings, workers: &Workers) -> anyhow::Resu
             limit.clone(),
         )));
     }
-    addrs.mqttsn_udp = start_mqttsn(settings, &broker, workers, &mut tasks)?;
+    if let Some(certs) = &reloadable.certs {
+        let tls_cx = SessionContext {
+            listener: "mqtt-tls",
+            ..cx.clone()
+        };
+        for listener in tls_listeners {
+            let addr = listener.local_addr()?;
+            info!(
+                "{}",
+                auth.describe(&format!("mqtt tls {addr}"), addr.ip().is_loopback())
+            );
+            addrs.mqtt_tls.push(addr);
+            let serve = tls::serve_mqtt(
+                listener,
+                tls_cx.clone(),
+                certs.clone(),
+                workers.picker(),
+                limit.clone(),
+            );
+            tasks.push(actix::spawn(serve));
+        }
+        let https_cx = Arc::new(http_context(
+            settings,
+            SessionContext {
+                listener: "wss",
+                ..cx.clone()
+            },
+        ));
+        for listener in https_listeners {
+            let addr = listener.local_addr()?;
+            info!(
+                "{}",
+                auth.describe(&format!("secure websocket {addr}"), addr.ip().is_loopback())
+            );
+            addrs.https.push(addr);
+            let serve = tls::serve_https(
+                listener,
+                https_cx.clone(),
+                certs.clone(),
+                workers.picker(),
+                limit.clone(),
+            );
+            tasks.push(actix::spawn(serve));
+        }
+    }
+    addrs.mqttsn_udp = start_mqttsn(settings, &broker, &reloadable.security, workers, &mut tasks)?;
     Ok((addrs, broker, tasks))
 }
 
@@ -201,16 +304,22 @@ fn http_context(settings: &Settings, cx: SessionContext) -> HttpContext {
 fn start_mqttsn(
     settings: &Settings,
     broker: &Addr<Broker>,
+    security: &Arc<Security>,
     workers: &Workers,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> anyhow::Result<Vec<SocketAddr>> {
     let sn = &settings.mqttsn;
+    let admission = Admission::new(sn.clients.clone(), security.clone());
+    if !sn.udp.is_empty() || !settings.radio.is_empty() {
+        info!("{}", admission.describe());
+    }
     let gateway = Gateway {
         broker: broker.clone(),
         config: Arc::new(GatewayConfig::from_settings(settings)),
         counters: Arc::default(),
         registry: TopicRegistry::default(),
         clients: ConnectionLimit::new(sn.max_clients),
+        admission: Arc::new(admission),
     };
     let mut bound = Vec::new();
     let threads = workers.picker();

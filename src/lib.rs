@@ -14,6 +14,8 @@
 //!   http        HTTP/1.1 request heads in, responses out
 //!   websocket   the WebSocket handshake for MQTT: subprotocols, origins
 //!   radio/      serial radio framings: XBee API, SLIP + CRC-16, RAK3172 and REYAX AT lines
+//! auth/       who may connect, publish and subscribe: password file (Argon2id),
+//!             ACL matcher, anonymous policy; one snapshot swapped on SIGHUP
 //! broker/     the Broker actor: one owner of sessions, subscriptions and retained messages
 //!   router      the pure routing core the actor delegates to
 //! session/    the MqttSession actor: one per connection, transport-agnostic
@@ -26,6 +28,7 @@
 //!   http        the HTTP listener: a page at `/`, WebSocket upgrades at `[http] ws_path`
 //!   ws          WebSocket frames <-> a session's byte stream (tokio-tungstenite)
 //!   serial      serial ports: open without touching DTR, reopen with backoff
+//!   tls         the TLS listeners (MQTT, HTTPS/WSS) and their certificates (rustls)
 //! settings    typed configuration: embedded defaults < user file < WREN__* environment
 //! app         starts everything and shuts it down cleanly
 //! ```
@@ -36,6 +39,7 @@
 //! `Arc` of the same publication; the payload is never copied per subscriber.
 
 pub mod app;
+pub mod auth;
 pub mod broker;
 pub mod gateway;
 pub mod protocol;

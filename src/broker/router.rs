@@ -13,9 +13,15 @@ use std::time::{Duration, Instant};
 
 use bytestring::ByteString;
 
+mod access;
+
 use super::publication::{ConnId, Delivery, Publication, SessionKey};
 use super::retained::RetainedStore;
 use super::subscriptions::SubscriptionTree;
+use crate::auth::Rights;
+use crate::auth::acl::{Grants, SubscribeVerdict};
+
+use self::access::{may_read, verdict};
 use crate::protocol::mqtt::{QoS, ReasonCode, RetainHandling, SubscriptionOptions};
 use crate::protocol::topic;
 use crate::session::state::{Pushed, SessionState, SharedSessionState};
@@ -57,6 +63,8 @@ pub struct ConnectRequest<C> {
     pub will: Option<Will>,
     pub conn_id: ConnId,
     pub connection: C,
+    /// The ACL for this connection's user; `None` when every topic is allowed.
+    pub rights: Option<Rights>,
 }
 
 /// The session a connection now serves.
@@ -68,6 +76,9 @@ pub struct Attached {
     pub assigned: bool,
     pub session_present: bool,
     pub state: SharedSessionState,
+    /// What the connection may publish and read, for its client id; `None`:
+    /// everything.
+    pub grants: Option<Arc<Grants>>,
 }
 
 /// How a connection ended, as far as its session and will are concerned.
@@ -85,6 +96,9 @@ pub struct Subscription {
     pub options: SubscriptionOptions,
     /// MQTT 5 subscription identifier.
     pub id: Option<u32>,
+    /// The filter reaches beyond what the session may read: each delivery is
+    /// checked against its grants. Set by the router at SUBSCRIBE.
+    pub restricted: bool,
 }
 
 struct Online<C> {
@@ -106,6 +120,8 @@ struct SessionRecord<C> {
     /// thousands of idle sessions a Pi may hold.
     will: Option<Box<Will>>,
     will_due: Option<Instant>,
+    /// What the session may read (ACL); `None`: everything.
+    reader: Option<Arc<Grants>>,
 }
 
 /// A subscription as the tree keeps it. Shared ones are not merged with a
@@ -209,9 +225,17 @@ impl<C: Connection> Router<C> {
             Some(&key) => key,
             None => self.create_session(client_id.clone()),
         };
+        let grants = request
+            .rights
+            .as_ref()
+            .map(|rights| Arc::new(rights.grants(&client_id)));
+        if session_present {
+            self.rejudge(key, grants.as_ref());
+        }
         let record = self.sessions.get_mut(&key);
         let state = match record {
             Some(record) => {
+                record.reader = grants.clone();
                 record.online = Some(Online {
                     conn_id: request.conn_id,
                     connection: request.connection,
@@ -231,6 +255,7 @@ impl<C: Connection> Router<C> {
             assigned,
             session_present,
             state,
+            grants,
         }
     }
 
@@ -342,6 +367,9 @@ impl<C: Connection> Router<C> {
                 if subscription.options.no_local && origin == Some(key) {
                     return;
                 }
+                if subscription.restricted && !may_read(sessions.get(&key), &publication.topic) {
+                    return;
+                }
                 if stored.shared {
                     shared_hits.push((key, subscription));
                     return;
@@ -397,6 +425,15 @@ impl<C: Connection> Router<C> {
                 reasons.push(ReasonCode::UNSPECIFIED_ERROR);
                 continue;
             };
+            let mut subscription = *subscription;
+            match verdict(record.reader.as_ref(), inner) {
+                SubscribeVerdict::Denied => {
+                    reasons.push(ReasonCode::NOT_AUTHORIZED);
+                    continue;
+                }
+                verdict => subscription.restricted = verdict == SubscribeVerdict::Filtered,
+            }
+            let subscription = &subscription;
             record.filters.insert(filter.clone());
             let stored = Stored {
                 subscription: *subscription,
@@ -457,7 +494,11 @@ impl<C: Connection> Router<C> {
         now: Instant,
     ) {
         let mut found = Vec::new();
+        let record = self.sessions.get(&key);
         self.retained.for_each_matching(filter, |_, message| {
+            if subscription.restricted && !may_read(record, &message.topic) {
+                return;
+            }
             if !message.is_expired(now) {
                 found.push(message.clone());
             }
@@ -515,6 +556,7 @@ impl<C: Connection> Router<C> {
                 expires_at: None,
                 will: None,
                 will_due: None,
+                reader: None,
             },
         );
         key
@@ -600,6 +642,7 @@ mod tests {
             will,
             conn_id,
             connection: probe.clone(),
+            rights: None,
         };
         (r.connect(request), probe, conn_id)
     }
@@ -641,6 +684,7 @@ mod tests {
                 ..Default::default()
             },
             id: None,
+            restricted: false,
         }
     }
 

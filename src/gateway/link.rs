@@ -196,6 +196,11 @@ impl SnLink {
             debug!(peer = %addr, topic = ?publish.topic, "QoS -1 PUBLISH to an unknown topic dropped");
             return;
         };
+        if !self.gw.admission.publish_minus_one(addr, &topic) {
+            Counters::bump(&self.gw.counters.dropped);
+            debug!(peer = %addr, topic = %topic, "QoS -1 PUBLISH refused by the allow-list or ACL");
+            return;
+        }
         let publication = publication(topic, &publish, None);
         self.outbox.push(publication, None);
     }

@@ -12,6 +12,7 @@
 //! sn_client   SnClient: one actor per client, wrapping the state machine; talks
 //!             to the broker exactly as an MqttSession does
 //! topics      predefined ids, per-client topic tables, tables kept for persistent sessions
+//! admission   the [mqttsn.clients] allow-list and the ACL for SN clients
 //! ```
 //!
 //! Backpressure: datagram transports cannot push back. When the broker's
@@ -19,6 +20,7 @@
 //! 1/2 ones are answered with PUBACK "congestion" (0x01), so the node retries.
 //! A client whose mailbox is full loses the datagram, as the network might.
 
+pub mod admission;
 pub mod client;
 pub mod datagram;
 pub mod discovery;
@@ -123,6 +125,8 @@ pub struct Gateway {
     pub registry: TopicRegistry,
     /// `max_clients`, over every link.
     pub clients: ConnectionLimit,
+    /// Which clients are admitted, and the ACL they are held to.
+    pub admission: Arc<admission::Admission>,
 }
 
 /// Encodes `message` for the client at `addr`: inside a forwarder

@@ -20,6 +20,7 @@ use super::client::{Action, ClientState, Receipt, Settle, Status};
 use super::datagram::{ClientAddr, DatagramSink};
 use super::outbox::{Outbox, Reply};
 use super::{Counters, Gateway};
+use crate::auth::acl::Grants;
 use crate::broker::messages::{
     Connect, Disconnected, Publish, SetWill, Subscribe, ToConnection, Unsubscribe,
 };
@@ -64,6 +65,8 @@ pub struct Route {
 struct Attachment {
     key: SessionKey,
     state: SharedSessionState,
+    /// What the ACL lets this client do; `None`: everything.
+    grants: Option<Arc<Grants>>,
 }
 
 /// One MQTT-SN client.
@@ -190,6 +193,14 @@ impl SnClient {
         ctx: &mut Context<Self>,
     ) {
         self.span.record("client_id", client_id.as_ref() as &str);
+        let Ok(rights) = self.gw.admission.connect(&client_id, &self.route.addr) else {
+            info!("not on the [mqttsn.clients] allow-list, CONNECT refused");
+            let refusal = Message::ConnAck(ReturnCode::NOT_SUPPORTED);
+            return self.apply(
+                vec![Action::Send(refusal), Action::End(Departure::Clean)],
+                ctx,
+            );
+        };
         if clean {
             self.gw.registry.forget(&client_id);
         } else if let Some(table) = self.gw.registry.load(&client_id) {
@@ -208,6 +219,7 @@ impl SnClient {
             will,
             conn_id: self.conn_id,
             connection: ctx.address().recipient(),
+            rights,
         };
         let attached = self.gw.broker.send(Connect(request)).into_actor(self).map(
             |result: Result<Attached, _>, client, ctx| {
@@ -220,6 +232,7 @@ impl SnClient {
                         client.session = Some(Attachment {
                             key: attached.key,
                             state: attached.state,
+                            grants: attached.grants,
                         });
                         client.state.on_attached(attached.key, Instant::now())
                     }
@@ -250,6 +263,17 @@ impl SnClient {
     /// batch (the outbox sends the answer); QoS 2 goes alone, since a refusal
     /// must also be undone in the state machine.
     fn forward(&mut self, publication: Publication, receipt: Receipt) {
+        if let Some(grants) = self.session.as_ref().and_then(|s| s.grants.as_ref())
+            && !grants.may_publish(&publication.topic)
+        {
+            // As for MQTT 3.1.1: acknowledged, so the node does not retry, and dropped.
+            Counters::bump(&self.gw.counters.dropped);
+            debug!(topic = %publication.topic, "PUBLISH denied by the ACL, dropped");
+            if let Some(answer) = receipt.accepted() {
+                self.send(&answer);
+            }
+            return;
+        }
         if !matches!(receipt, Receipt::PubRec { .. }) {
             let reply = (!matches!(receipt, Receipt::None)).then(|| Reply {
                 addr: self.route.addr.clone(),
@@ -294,6 +318,7 @@ impl SnClient {
                 ..Default::default()
             },
             id: None,
+            restricted: false,
         };
         let request = Subscribe {
             key: session.key,

@@ -3,11 +3,12 @@
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::aliases::{InboundAliases, OutboundAliases};
 use super::connect::{self, Terms};
 use super::{Live, MqttSession, Phase};
+use crate::auth::Rights;
 use crate::broker::Broker;
 use crate::broker::messages::{
     Connect as ConnectMsg, Subscribe as SubscribeMsg, Unsubscribe as UnsubscribeMsg,
@@ -59,17 +60,23 @@ impl MqttSession {
 
     fn on_connect(&mut self, connect: Connect, ctx: &mut Context<Self>) {
         self.version = connect.protocol;
-        let terms = match connect::negotiate(&connect, &self.cx.config) {
-            Ok(terms) => terms,
+        match connect::negotiate(&connect, &self.cx.config) {
+            Ok(terms) => self.log_in(connect, terms, ctx),
             Err(code) => {
                 info!(client_id = %connect.client_id, reason = ?code, "connection refused");
-                self.write(&Packet::ConnAck(connect::refused(code)));
-                self.closing = true;
-                self.flush(ctx);
-                ctx.stop();
-                return;
+                self.refuse(code, ctx);
             }
-        };
+        }
+    }
+
+    /// Attaches an authenticated connection to its session.
+    pub(super) fn attach(
+        &mut self,
+        connect: Connect,
+        terms: Terms,
+        rights: Option<Rights>,
+        ctx: &mut Context<Self>,
+    ) {
         let request = ConnectRequest {
             client_id: connect.client_id.clone(),
             clean_start: connect.clean_start,
@@ -77,6 +84,7 @@ impl MqttSession {
             will: connect::will_of(&connect, Instant::now()),
             conn_id: self.conn_id,
             connection: ctx.address().recipient(),
+            rights,
         };
         self.phase = Phase::Attaching;
         self.ask_broker(
@@ -119,12 +127,14 @@ impl MqttSession {
             terms,
             departure: Departure::Abnormal,
             expiry_update: None,
+            grants: attached.grants,
         }));
         self.resend_inflight();
         self.drain(ctx);
     }
 
     fn on_publish(&mut self, publish: Publish, ctx: &mut Context<Self>) {
+        let v5 = self.version.is_v5();
         let retain_available = self.cx.config.retain_available;
         let max_inflight = usize::from(self.cx.config.max_inflight);
         let Some(live) = self.live() else { return };
@@ -144,8 +154,14 @@ impl MqttSession {
         }
         let bad_utf8 = publish.properties.payload_format_indicator == Some(1)
             && std::str::from_utf8(&publish.payload).is_err();
-        let mut forward = !bad_utf8;
-        if let (QoS::ExactlyOnce, Some(id)) = (publish.qos, publish.packet_id) {
+        let denied = live.grants.as_ref().is_some_and(|g| !g.may_publish(&topic));
+        if denied {
+            debug!(topic = %topic, "PUBLISH denied by the ACL, dropped");
+        }
+        let mut forward = !bad_utf8 && !denied;
+        // A v5 refusal ends a QoS 2 exchange at PUBREC (§4.3.3): nothing to remember.
+        let refused = denied && v5;
+        if let (QoS::ExactlyOnce, Some(id), false) = (publish.qos, publish.packet_id, refused) {
             let mut state = live.state.lock();
             forward &= state.receive_qos2(id);
             if state.incoming_qos2_len() > max_inflight {
@@ -156,6 +172,9 @@ impl MqttSession {
         let key = live.key;
         let reason = if bad_utf8 {
             ReasonCode::PAYLOAD_FORMAT_INVALID
+        } else if refused {
+            // MQTT 3.1.1 has no refusal: the message is acknowledged and dropped.
+            ReasonCode::NOT_AUTHORIZED
         } else {
             ReasonCode::SUCCESS
         };
@@ -255,7 +274,14 @@ impl MqttSession {
                 }
                 Ok(_) => {
                     reasons.push(None);
-                    accepted.push((filter, Subscription { options, id }));
+                    accepted.push((
+                        filter,
+                        Subscription {
+                            options,
+                            id,
+                            restricted: false,
+                        },
+                    ));
                 }
             }
         }

@@ -6,13 +6,14 @@
 //! [`crate::broker::messages`]. Outgoing messages come from the session's
 //! shared queue ([`state::SessionState`]) when the broker wakes it.
 //!
-//! Files: `connect` (what a CONNECT is granted), `inbound` (one handler per
-//! packet kind), `outbound` (queue → PUBLISH, redelivery), `aliases` (v5
+//! Files: `connect` (what a CONNECT is granted), `login` (who it is: the
+//! `[auth]` check), `inbound` (one handler per packet kind), `outbound` (queue → PUBLISH, redelivery), `aliases` (v5
 //! topic aliases), `outlet` (non-blocking writes), `state` (the queue).
 
 mod aliases;
 pub mod connect;
 mod inbound;
+mod login;
 mod outbound;
 pub mod outlet;
 pub mod state;
@@ -26,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::{Bytes, BytesMut};
+use bytestring::ByteString;
 use futures_util::Stream;
 use tracing::{Span, debug, info, warn};
 
@@ -33,6 +35,8 @@ use self::aliases::{InboundAliases, OutboundAliases};
 use self::connect::{SessionConfig, Terms};
 use self::outlet::{Outlet, Transport};
 use self::state::SharedSessionState;
+use crate::auth::Security;
+use crate::auth::acl::Grants;
 use crate::broker::Broker;
 use crate::broker::messages::{Disconnected, Publish, ToConnection};
 use crate::broker::publication::{ConnId, Publication, SessionKey};
@@ -50,8 +54,13 @@ pub type Inlet = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 pub struct SessionContext {
     pub broker: Addr<Broker>,
     pub config: Arc<SessionConfig>,
-    /// The listener kind for logs: `tcp`, `ws`.
+    /// The listener kind for logs: `tcp`, `ws`, `mqtt-tls`, `wss`.
     pub listener: &'static str,
+    /// The auth rules; each CONNECT checks against the snapshot in force.
+    pub security: Arc<Security>,
+    /// The name (CN) of the verified TLS client certificate of this
+    /// connection, when it presented one.
+    pub certificate_name: Option<ByteString>,
 }
 
 enum Phase {
@@ -69,12 +78,15 @@ struct Live {
     aliases_out: OutboundAliases,
     departure: Departure,
     expiry_update: Option<u32>,
+    /// What the ACL lets this connection do; `None`: everything.
+    grants: Option<Arc<Grants>>,
 }
 
 /// One MQTT network connection.
 pub struct MqttSession {
     cx: SessionContext,
     conn_id: ConnId,
+    peer: SocketAddr,
     span: Span,
     outlet: Outlet,
     flushing: bool,
@@ -106,6 +118,7 @@ impl MqttSession {
             MqttSession {
                 cx,
                 conn_id: ConnId::next(),
+                peer,
                 span,
                 outlet: Outlet::new(transport),
                 flushing: false,

@@ -26,6 +26,8 @@ const ENV_LIST_KEYS: &[&str] = &[
     "http.listen",
     "http.allowed_origins",
     "mqttsn.udp",
+    "mqtt.tls",
+    "http.tls_listen",
 ];
 
 /// The environment layer: `WREN__SECTION__KEY`, numbers and booleans parsed, lists

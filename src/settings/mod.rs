@@ -26,6 +26,7 @@
 //! documented, in `config/wren.toml`. Unknown keys are rejected at every level, so a
 //! section is not accepted before it exists.
 
+pub mod auth;
 mod de;
 mod error;
 mod layers;
@@ -42,6 +43,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use auth::{AuthSettings, ExpectedAddr, TlsSettings};
 pub use error::{Origin, SettingsError};
 pub use radio::{LoraSettings, RadioKind, RadioSettings, TextEncoding};
 
@@ -73,6 +75,10 @@ pub struct Settings {
     /// embedded file to take defaults from.
     #[serde(default)]
     pub radio: Vec<RadioSettings>,
+    /// Passwords, ACLs and the anonymous policy (`settings/auth.rs`).
+    pub auth: AuthSettings,
+    /// The certificate of the TLS listeners (`settings/auth.rs`).
+    pub tls: TlsSettings,
 }
 
 /// The MQTT listeners and the protocol features offered to clients.
@@ -83,6 +89,9 @@ pub struct MqttSettings {
     /// strings in TOML, a comma-separated list in the environment. Never empty.
     #[serde(deserialize_with = "de::listen_addrs")]
     pub tcp: Vec<SocketAddr>,
+    /// Listen addresses for MQTT over TLS; empty (the default) for none.
+    #[serde(deserialize_with = "de::listen_addrs")]
+    pub tls: Vec<SocketAddr>,
     /// Topic aliases (MQTT 5) a client may use towards us, and the most we assign
     /// towards it; 0 turns aliases off. Bounds the per-session alias tables.
     pub max_topic_alias: u16,
@@ -100,6 +109,7 @@ impl Default for MqttSettings {
     fn default() -> Self {
         Self {
             tcp: vec![SocketAddr::from(([0, 0, 0, 0], 1883))],
+            tls: Vec::new(),
             max_topic_alias: 10,
             retain_available: true,
             max_session_expiry: 7 * 24 * 60 * 60,
@@ -114,6 +124,9 @@ pub struct HttpSettings {
     /// Listen addresses, as for `mqtt.tcp`; an empty list turns the listener off.
     #[serde(deserialize_with = "de::listen_addrs")]
     pub listen: Vec<SocketAddr>,
+    /// Listen addresses for HTTPS and MQTT over secure WebSocket (`wss://`); empty for none.
+    #[serde(deserialize_with = "de::listen_addrs")]
+    pub tls_listen: Vec<SocketAddr>,
     /// The path WebSocket clients connect to (`ws://host:8080/mqtt`). Starts with `/`.
     pub ws_path: String,
     /// Browser origins (`http://host:port`) allowed to open a WebSocket; empty allows
@@ -125,6 +138,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             listen: vec![SocketAddr::from(([0, 0, 0, 0], 8080))],
+            tls_listen: Vec::new(),
             ws_path: "/mqtt".to_owned(),
             allowed_origins: Vec::new(),
         }
@@ -141,6 +155,9 @@ pub struct Limits {
     /// Most client connections open at once; 0 means unlimited. Protects file
     /// descriptors and memory on a small device.
     pub max_connections: usize,
+    /// New connections accepted per second from one remote IP address (a burst
+    /// of twice as many is allowed); 0 means unlimited. Loopback is exempt.
+    pub max_connection_rate: u32,
     /// Outgoing QoS 1/2 messages awaiting acknowledgement per client, and the MQTT 5
     /// Receive Maximum we advertise. At least 1.
     pub max_inflight: u16,
@@ -161,6 +178,7 @@ impl Default for Limits {
         Self {
             max_packet_size: 1024 * 1024,
             max_connections: 10_000,
+            max_connection_rate: 10,
             max_inflight: 32,
             max_queued: 1000,
             connect_timeout: Duration::from_secs(10),
@@ -208,6 +226,9 @@ pub struct MqttSnSettings {
     pub max_clients: usize,
     /// Whether QoS −1 PUBLISH (no connection; predefined or short topics) is accepted.
     pub allow_qos_minus_one: bool,
+    /// Allow-list: client id → the address it must come from; empty admits every client.
+    #[serde(deserialize_with = "auth::sn_clients")]
+    pub clients: BTreeMap<String, ExpectedAddr>,
 }
 
 impl Default for MqttSnSettings {
@@ -225,6 +246,7 @@ impl Default for MqttSnSettings {
             n_retry: 3,
             max_clients: 1000,
             allow_qos_minus_one: true,
+            clients: BTreeMap::new(),
         }
     }
 }
@@ -333,6 +355,8 @@ impl Settings {
         self.limits.check()?;
         self.mqttsn.check()?;
         radio::check(&self.radio)?;
+        self.tls
+            .check(self.mqtt.tls.len() + self.http.tls_listen.len())?;
         self.log.check()
     }
 }
@@ -347,13 +371,15 @@ impl MqttSettings {
                 "at least one listen address is required",
             ));
         }
-        no_duplicates(KEY, &self.tcp)
+        no_duplicates(KEY, &self.tcp)?;
+        no_duplicates("mqtt.tls", &self.tls)
     }
 }
 
 impl HttpSettings {
     fn check(&self) -> Result<(), Violation> {
         no_duplicates("http.listen", &self.listen)?;
+        no_duplicates("http.tls_listen", &self.tls_listen)?;
         let path = &self.ws_path;
         if !path.starts_with('/') || path.contains(['?', '#']) || path.contains(char::is_whitespace)
         {

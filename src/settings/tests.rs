@@ -30,18 +30,21 @@ fn embedded_defaults_are_the_documented_values() {
     let documented = Settings {
         mqtt: MqttSettings {
             tcp: vec![addr("0.0.0.0:1883")],
+            tls: Vec::new(),
             max_topic_alias: 10,
             retain_available: true,
             max_session_expiry: 604_800,
         },
         http: HttpSettings {
             listen: vec![addr("0.0.0.0:8080")],
+            tls_listen: Vec::new(),
             ws_path: "/mqtt".into(),
             allowed_origins: Vec::new(),
         },
         limits: Limits {
             max_packet_size: 1_048_576,
             max_connections: 10_000,
+            max_connection_rate: 10,
             max_inflight: 32,
             max_queued: 1000,
             connect_timeout: Duration::from_secs(10),
@@ -60,11 +63,14 @@ fn embedded_defaults_are_the_documented_values() {
             n_retry: 3,
             max_clients: 1000,
             allow_qos_minus_one: true,
+            clients: BTreeMap::new(),
         },
         log: LogSettings {
             level: "info".into(),
         },
         radio: Vec::new(),
+        auth: AuthSettings::default(),
+        tls: TlsSettings::default(),
     };
     // No struct has `#[serde(default)]`, so this also proves the embedded file
     // sets every key.
@@ -336,11 +342,11 @@ fn unknown_keys_list_the_known_ones() {
     assert_eq!(
         error_of("[limits]\nmax_conections = 5"),
         "limits.max_conections: unknown key (known keys: max_packet_size, max_connections, \
-         max_inflight, max_queued, connect_timeout, max_keepalive) (from TOML text)"
+         max_connection_rate, max_inflight, max_queued, connect_timeout, max_keepalive) (from TOML text)"
     );
     assert_eq!(
         error_of("[radios]\nport = 1883"),
-        "radios: unknown key (known keys: mqtt, http, limits, mqttsn, log, radio) (from TOML text)"
+        "radios: unknown key (known keys: mqtt, http, limits, mqttsn, log, radio, auth, tls) (from TOML text)"
     );
     // Keys are case-sensitive, as in TOML.
     assert!(error_of("[limits]\nMax_Queued = 1").starts_with("limits.Max_Queued: unknown key"));

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use futures_util::FutureExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, timeout_at};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -48,6 +49,23 @@ pub struct HttpContext {
     /// Time from accept until the request is answered or the WebSocket is open.
     pub request_timeout: Duration,
     pub ws_config: WebSocketConfig,
+}
+
+impl HttpContext {
+    /// The same context for one connection whose TLS client certificate
+    /// names `name` (mutual TLS on `http.tls_listen`).
+    pub fn with_certificate_name(&self, name: bytestring::ByteString) -> Self {
+        Self {
+            session: SessionContext {
+                certificate_name: Some(name),
+                ..self.session.clone()
+            },
+            ws_path: self.ws_path.clone(),
+            allowed_origins: self.allowed_origins.clone(),
+            request_timeout: self.request_timeout,
+            ws_config: self.ws_config,
+        }
+    }
 }
 
 /// Accepts HTTP connections until the task is dropped.
@@ -114,8 +132,18 @@ fn route(head: &RequestHead, ws_path: &str) -> Route {
     }
 }
 
+/// A connection an HTTP request arrives on: TCP, or TLS over TCP.
+pub trait HttpStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> HttpStream for S {}
+
 /// Reads one request and answers it, or opens the WebSocket session.
-async fn answer(mut stream: TcpStream, peer: SocketAddr, http: Arc<HttpContext>, permit: Permit) {
+pub(super) async fn answer<S: HttpStream>(
+    mut stream: S,
+    peer: SocketAddr,
+    http: Arc<HttpContext>,
+    permit: Permit,
+) {
     let deadline = Instant::now() + http.request_timeout;
     let (head, read_ahead) = match timeout_at(deadline, read_head(&mut stream)).await {
         Ok(Ok(Ok(request))) => request,
@@ -131,8 +159,8 @@ async fn answer(mut stream: TcpStream, peer: SocketAddr, http: Arc<HttpContext>,
         Err(_) => {
             debug!(%peer, "no HTTP request in time, closing");
             let response = Response::error(Status::REQUEST_TIMEOUT, "no request in time");
-            // Whatever the client does, this write must not wait.
-            let _ = stream.try_write(&response.encode());
+            // Whatever the client does, this write must not wait: one attempt.
+            let _ = stream.write_all(&response.encode()).now_or_never();
             return;
         }
     };
@@ -169,8 +197,8 @@ async fn answer(mut stream: TcpStream, peer: SocketAddr, http: Arc<HttpContext>,
 
 /// Reads until the end of the request head: the head and any bytes that
 /// followed it, or why the head is refused.
-async fn read_head(
-    stream: &mut TcpStream,
+async fn read_head<S: HttpStream>(
+    stream: &mut S,
 ) -> io::Result<Result<(RequestHead, Vec<u8>), HeadError>> {
     let mut buf = BytesMut::with_capacity(HEAD_BUFFER);
     loop {
@@ -218,7 +246,12 @@ fn escape_html(text: &str) -> String {
 }
 
 /// Writes `response` and closes, giving up at `deadline`.
-async fn send(mut stream: TcpStream, peer: SocketAddr, response: Response, deadline: Instant) {
+async fn send<S: HttpStream>(
+    mut stream: S,
+    peer: SocketAddr,
+    response: Response,
+    deadline: Instant,
+) {
     let written = timeout_at(deadline, async {
         stream.write_all(&response.encode()).await?;
         stream.shutdown().await

@@ -1,6 +1,11 @@
-//! `[limits] max_connections`, shared by every listener.
+//! `[limits] max_connections`, shared by every listener, and with it the
+//! per-address `max_connection_rate` ([`SourceRate`]).
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
+
+use super::rate::SourceRate;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Counts open connections against a maximum (0 = unlimited).
@@ -8,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct ConnectionLimit {
     max: usize,
     open: Arc<AtomicUsize>,
+    rate: Option<Arc<SourceRate>>,
 }
 
 /// One open connection; dropping it frees the slot.
@@ -22,7 +28,24 @@ impl ConnectionLimit {
         Self {
             max,
             open: Arc::new(AtomicUsize::new(0)),
+            rate: None,
         }
+    }
+
+    /// The same limit, plus at most `per_second` new connections a second
+    /// from one remote address (0: no rate limit).
+    pub fn with_rate(self, per_second: u32) -> Self {
+        Self {
+            rate: SourceRate::new(per_second).map(Arc::new),
+            ..self
+        }
+    }
+
+    /// Whether a connection from `ip` is within the per-address rate.
+    pub fn rate_allows(&self, ip: IpAddr) -> bool {
+        self.rate
+            .as_ref()
+            .is_none_or(|rate| rate.allow(ip, Instant::now()))
     }
 
     /// A slot for a new connection, or `None` when the server is full.

@@ -66,6 +66,10 @@ pub(super) async fn accept_loop(
                 continue;
             }
         };
+        if !limit.rate_allows(peer.ip()) {
+            debug!(%peer, "connection rate limit reached for this address, refusing");
+            continue;
+        }
         let Some(permit) = limit.try_acquire() else {
             warn!(%peer, open = limit.open(), "connection limit reached, refusing");
             continue;

@@ -32,8 +32,7 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use futures_util::{Sink, Stream};
 use parking_lot::Mutex;
-use tokio::io::AsyncWrite;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
@@ -67,8 +66,8 @@ pub fn config(max_packet_size: u32) -> WebSocketConfig {
 /// Starts an MQTT session on a connection whose handshake has been answered;
 /// `read_ahead` holds bytes the client sent after its request head. Must run
 /// on the worker thread that will own the session.
-pub async fn start(
-    stream: TcpStream,
+pub async fn start<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
     read_ahead: Vec<u8>,
     peer: SocketAddr,
     cx: SessionContext,
@@ -95,9 +94,9 @@ pub async fn start(
     );
 }
 
-/// The WebSocket both halves use.
-struct Link {
-    ws: WebSocketStream<TcpStream>,
+/// The WebSocket both halves use, over TCP or TLS.
+struct Link<S> {
+    ws: WebSocketStream<S>,
     /// The close frame to send when the session closes, when the read side has
     /// found a reason for one (the default is 1000, normal closure).
     close: Option<CloseFrame>,
@@ -108,13 +107,13 @@ struct Link {
 /// The read half: binary payloads as chunks; control frames are handled by
 /// tungstenite; anything else ends the session with an error (so the will is
 /// published) and chooses the close code.
-struct Frames {
-    link: Arc<Mutex<Link>>,
+struct Frames<S> {
+    link: Arc<Mutex<Link<S>>>,
     /// The last payload received, kept until the next one (see module docs).
     last: Option<Bytes>,
 }
 
-impl Stream for Frames {
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Frames<S> {
     type Item = io::Result<Bytes>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -186,11 +185,11 @@ fn into_io(error: WsError) -> io::Error {
 
 /// The write half: each write becomes one binary frame of at most
 /// [`FRAME_OUT`] bytes; shutdown sends the close frame.
-struct Writer {
-    link: Arc<Mutex<Link>>,
+struct Writer<S> {
+    link: Arc<Mutex<Link<S>>>,
 }
 
-impl AsyncWrite for Writer {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Writer<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

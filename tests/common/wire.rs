@@ -168,6 +168,8 @@ pub struct Connect {
     pub will: Option<Will>,
     /// CONNECT properties; written when `level == 5`.
     pub props: Props,
+    /// User name and password, when set (`login`).
+    pub login: Option<(String, Vec<u8>)>,
 }
 
 impl Connect {
@@ -189,7 +191,12 @@ impl Connect {
             keep_alive: 30,
             will: None,
             props: Props::new(),
+            login: None,
         }
+    }
+    pub fn login(mut self, user: &str, password: &[u8]) -> Self {
+        self.login = Some((user.into(), password.to_vec()));
+        self
     }
     pub fn clean(mut self, clean: bool) -> Self {
         self.clean = clean;
@@ -227,6 +234,9 @@ impl Connect {
                 flags |= 0x20;
             }
         }
+        if self.login.is_some() {
+            flags |= 0xC0;
+        }
         body.push(flags);
         body.extend_from_slice(&self.keep_alive.to_be_bytes());
         if self.is_v5() {
@@ -239,6 +249,10 @@ impl Connect {
             }
             put_str(&mut body, &will.topic);
             put_str(&mut body, &will.payload);
+        }
+        if let Some((user, password)) = &self.login {
+            put_str(&mut body, user);
+            put_str(&mut body, password);
         }
         frame(0x10, &body)
     }
