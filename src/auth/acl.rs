@@ -161,7 +161,7 @@ fn parse_rule(rest: &str, line_no: usize) -> Result<Rule, AuthError> {
     if filter.is_empty() {
         return Err(AuthError::line(line_no, "a rule needs a topic"));
     }
-    // Checked with placeholders filled in, as the filter will be used.
+    // Checked with %u and %c replaced by a name, as the filter will be used.
     let example = filter.replace("%u", "u").replace("%c", "c");
     if let Err(error) = topic::validate_topic_filter(&example) {
         return Err(AuthError::line(line_no, format!("{filter:?}: {error}")));

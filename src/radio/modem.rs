@@ -5,9 +5,13 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
 use tokio_serial::SerialStream;
 
+use crate::gateway::datagram::Datagram;
 use crate::protocol::radio::lines;
+use crate::settings::LoraSettings;
 
 /// The longest line a modem sends: a 500-hex-digit RX report plus its header.
 const MAX_LINE: usize = 600;
@@ -96,6 +100,52 @@ pub fn airtime(lora: &crate::settings::LoraSettings, len: usize) -> Duration {
         preamble: lora.preamble,
     };
     Duration::from_micros(crate::protocol::radio::airtime::airtime_us(&params, len))
+}
+
+/// A configured LoRa AT modem, as [`serve`] drives it.
+pub(super) trait LoraPort {
+    fn modem(&mut self) -> &mut Modem;
+    /// A line the module sent unasked (a receive report, an event).
+    fn on_line(&mut self, line: &str);
+    /// Sends one datagram; returns the pause the duty cycle asks for after it.
+    async fn transmit(&mut self, datagram: &Datagram, lora: &LoraSettings) -> io::Result<Duration>;
+}
+
+/// What woke the serve loop.
+enum Step {
+    Line(io::Result<String>),
+    Send(Option<Datagram>),
+}
+
+/// Reads the module's lines and sends the link's datagrams, no sooner than
+/// `next_tx`, until the port fails (the error is returned; the caller reopens it).
+pub(super) async fn serve(
+    port: &mut impl LoraPort,
+    outbound: &mut mpsc::Receiver<Datagram>,
+    lora: &LoraSettings,
+    next_tx: &mut Instant,
+) -> io::Error {
+    loop {
+        let not_before = *next_tx;
+        let step = tokio::select! {
+            // What the radio said is taken in before the next transmit.
+            biased;
+            line = port.modem().read_line() => Step::Line(line),
+            datagram = async {
+                sleep_until(not_before).await;
+                outbound.recv().await
+            } => Step::Send(datagram),
+        };
+        match step {
+            Step::Line(Ok(line)) => port.on_line(&line),
+            Step::Line(Err(error)) => return error,
+            Step::Send(None) => return io::Error::other("link closed"),
+            Step::Send(Some(datagram)) => match port.transmit(&datagram, lora).await {
+                Ok(pause) => *next_tx = Instant::now() + pause,
+                Err(error) => return error,
+            },
+        }
+    }
 }
 
 #[cfg(test)]

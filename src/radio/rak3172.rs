@@ -10,7 +10,7 @@
 use std::io;
 use std::time::Duration;
 
-use tokio::time::{Instant, sleep_until, timeout_at};
+use tokio::time::{Instant, timeout_at};
 use tokio_serial::SerialStream;
 use tracing::{debug, info, warn};
 
@@ -93,35 +93,14 @@ impl Session for Rak3172 {
         if answered {
             info!("RAK3172 in LoRa P2P mode, receiving");
         }
-        loop {
-            let next_tx = self.next_tx;
-            let outbound = &mut self.io.outbound;
-            let step = tokio::select! {
-                // What the radio said is taken in before the next transmit.
-                biased;
-                line = port.modem.read_line() => Step::Line(line),
-                datagram = async {
-                    sleep_until(next_tx).await;
-                    outbound.recv().await
-                } => Step::Send(datagram),
-            };
-            match step {
-                Step::Line(Ok(line)) => port.on_line(&line),
-                Step::Line(Err(error)) => return error,
-                Step::Send(None) => return io::Error::other("link closed"),
-                Step::Send(Some(datagram)) => match port.transmit(&datagram, &self.lora).await {
-                    Ok(pause) => self.next_tx = Instant::now() + pause,
-                    Err(error) => return error,
-                },
-            }
-        }
+        modem::serve(
+            &mut port,
+            &mut self.io.outbound,
+            &self.lora,
+            &mut self.next_tx,
+        )
+        .await
     }
-}
-
-/// What woke the session loop.
-enum Step {
-    Line(io::Result<String>),
-    Send(Option<Datagram>),
 }
 
 impl Port<'_> {
@@ -217,5 +196,19 @@ impl Port<'_> {
 
     async fn stop_receiving(&mut self, deadline: Instant) -> io::Result<Reply> {
         self.command(&at::precv(0), deadline).await
+    }
+}
+
+impl modem::LoraPort for Port<'_> {
+    fn modem(&mut self) -> &mut Modem {
+        &mut self.modem
+    }
+
+    fn on_line(&mut self, line: &str) {
+        Port::on_line(self, line);
+    }
+
+    async fn transmit(&mut self, datagram: &Datagram, lora: &LoraSettings) -> io::Result<Duration> {
+        Port::transmit(self, datagram, lora).await
     }
 }

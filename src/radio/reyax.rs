@@ -10,7 +10,7 @@ use std::io;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::time::{Instant, sleep_until, timeout_at};
+use tokio::time::{Instant, timeout_at};
 use tokio_serial::SerialStream;
 use tracing::{debug, info, warn};
 
@@ -37,11 +37,6 @@ struct Port<'a> {
     modem: Modem,
     encoding: Encoding,
     inbound: &'a Inbound,
-}
-
-enum Step {
-    Line(io::Result<String>),
-    Send(Option<Datagram>),
 }
 
 impl Reyax {
@@ -98,28 +93,13 @@ impl Session for Reyax {
             }
         }
         info!(encoding = ?self.encoding, "REYAX module ready");
-        loop {
-            let next_tx = self.next_tx;
-            let outbound = &mut self.io.outbound;
-            let step = tokio::select! {
-                // What the radio said is taken in before the next transmit.
-                biased;
-                line = port.modem.read_line() => Step::Line(line),
-                datagram = async {
-                    sleep_until(next_tx).await;
-                    outbound.recv().await
-                } => Step::Send(datagram),
-            };
-            match step {
-                Step::Line(Ok(line)) => port.on_line(&line),
-                Step::Line(Err(error)) => return error,
-                Step::Send(None) => return io::Error::other("link closed"),
-                Step::Send(Some(datagram)) => match port.transmit(&datagram, &self.lora).await {
-                    Ok(pause) => self.next_tx = Instant::now() + pause,
-                    Err(error) => return error,
-                },
-            }
-        }
+        modem::serve(
+            &mut port,
+            &mut self.io.outbound,
+            &self.lora,
+            &mut self.next_tx,
+        )
+        .await
     }
 }
 
@@ -193,5 +173,19 @@ impl Port<'_> {
             Reply::Timeout => warn!(peer = address, "REYAX did not answer AT+SEND"),
         }
         Ok(modem::duty_cycle_pause(airtime, lora.duty_cycle))
+    }
+}
+
+impl modem::LoraPort for Port<'_> {
+    fn modem(&mut self) -> &mut Modem {
+        &mut self.modem
+    }
+
+    fn on_line(&mut self, line: &str) {
+        Port::on_line(self, line);
+    }
+
+    async fn transmit(&mut self, datagram: &Datagram, lora: &LoraSettings) -> io::Result<Duration> {
+        Port::transmit(self, datagram, lora).await
     }
 }
